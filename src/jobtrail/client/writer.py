@@ -1,0 +1,189 @@
+"""The background writer between job code and a sink: bounded buffer → batches → one thread.
+
+`put` is all a job's thread ever does: append under a lock. It never blocks on I/O and never
+raises. When the buffer is full the event is dropped and counted (logged once), because tracking
+must never slow the job down. After `fork()` the child starts with an empty buffer and its own
+thread (what the parent had buffered is the parent's to send).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import random
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Writer", "WriterStats"]
+
+log = logging.getLogger("jobtrail")
+Send = Callable[[list[dict[str, Any]]], Any]
+
+
+@dataclass(slots=True)
+class WriterStats:
+    """Counters a user can read (`trail.stats`) to see that tracking is healthy."""
+
+    sent: int = 0
+    dropped: int = 0
+    rejected: int = 0
+    send_errors: int = 0
+    record_errors: int = 0
+
+
+class Writer:
+    def __init__(
+        self,
+        send: Send,
+        *,
+        capacity: int = 100_000,
+        batch_size: int = 500,
+        interval: float = 0.5,
+        on_result: Callable[[Any], None] | None = None,
+        tick: Callable[[], None] | None = None,
+        exit_timeout: float = 5.0,
+    ) -> None:
+        self._send = send
+        self.capacity = capacity
+        self.batch_size = batch_size
+        self.interval = interval
+        self._on_result = on_result
+        self._tick = tick
+        self.exit_timeout = exit_timeout
+        self.stats = WriterStats()
+        self._init_state()
+        me = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _call(me, "_init_state"))
+        atexit.register(_call, me, "close")
+
+    def _init_state(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._buffer: list[dict[str, Any]] = []
+        self._inflight = 0
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._warned: set[str] = set()
+
+    def warn_once(self, key: str, message: str, *args: Any) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message, *args)
+
+    def put(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            if len(self._buffer) >= self.capacity or self._closed:
+                self.stats.dropped += 1
+                dropped = True
+            else:
+                self._buffer.append(event)
+                dropped = False
+                if len(self._buffer) >= self.batch_size:
+                    self._wake.notify()
+            thread = self._thread
+        if dropped:
+            self.warn_once("dropped", "jobtrail: buffer full or closed; dropping events")
+        elif thread is None:
+            self._start()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._closed:
+                return
+            self._thread = threading.Thread(target=self._run, name="jobtrail-writer", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        delay = self.interval
+        while True:
+            with self._lock:
+                if not self._buffer and not self._closed:
+                    self._wake.wait(self.interval)
+                if self._closed and not self._buffer:
+                    return
+                batch = self._buffer[: self.batch_size]
+                del self._buffer[: self.batch_size]
+                self._inflight = len(batch)
+            if self._tick is not None:
+                try:
+                    self._tick()
+                except Exception:
+                    self.stats.record_errors += 1
+            if not batch:
+                continue
+            if self._deliver(batch):
+                delay = self.interval
+            else:
+                with self._lock:  # put the batch back in front, then back off
+                    room = self.capacity - len(self._buffer)
+                    keep = batch[:max(room, 0)]
+                    self.stats.dropped += len(batch) - len(keep)
+                    self._buffer[:0] = keep
+                    closing = self._closed
+                if closing:
+                    return
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 30.0)
+            with self._lock:
+                self._inflight = 0
+                self._wake.notify_all()
+
+    def _deliver(self, batch: list[dict[str, Any]]) -> bool:
+        try:
+            result = self._send(batch)
+        except Exception as exc:
+            self.stats.send_errors += 1
+            self.warn_once("send", "jobtrail: could not record events (will retry): %s", exc)
+            return False
+        self.stats.sent += len(batch)
+        if self._on_result is not None:
+            try:
+                self._on_result(result)
+            except Exception:
+                self.stats.record_errors += 1
+        return True
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything put so far was handed to the sink; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            if not self._buffer and not self._inflight:
+                return True
+        self._start()
+        with self._lock:
+            while self._buffer or self._inflight:
+                self._wake.notify_all()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._wake.wait(min(left, 0.05))
+        return True
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush with a bounded wait, then stop accepting events."""
+        timeout = self.exit_timeout if timeout is None else timeout
+        if self._closed:
+            return
+        self.flush(timeout)
+        with self._lock:
+            self._closed = True
+            self._wake.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=0.5)
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._buffer) + self._inflight
+
+
+def _call(ref: weakref.ref[Writer], method: str) -> None:
+    obj = ref()
+    if obj is not None:
+        getattr(obj, method)()

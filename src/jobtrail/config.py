@@ -1,0 +1,68 @@
+"""Settings: the one place that reads the environment. Everything else takes a `Settings`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jobtrail.durations import parse_duration
+from jobtrail.errors import ConfigError, InvalidInput
+from jobtrail.model import RetentionRule
+from jobtrail.retention import DEFAULT_RULES, parse_rules
+
+__all__ = ["Settings", "default_url"]
+
+
+def default_url() -> str:
+    """A SQLite file in the user's data directory, so `Trail()` works with no setup."""
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("jobtrail", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'jobtrail.db'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable. Durations are seconds.
+
+    Environment variables (see `from_env`): JOBTRAIL_URL, JOBTRAIL_TOKEN, JOBTRAIL_RETENTION
+    (comma-separated rules such as "succeeded=7d,reports.send=1d"), JOBTRAIL_MINUTE_ROLLUP_DAYS,
+    JOBTRAIL_FLUSH_INTERVAL, JOBTRAIL_BATCH_SIZE, JOBTRAIL_BUFFER_SIZE, JOBTRAIL_HEARTBEAT_INTERVAL.
+    """
+
+    url: str | None = None
+    token: str | None = None
+    retention: tuple[RetentionRule, ...] = DEFAULT_RULES
+    minute_rollup_days: float = 7.0
+    flush_interval: float = 0.5
+    batch_size: int = 500
+    buffer_size: int = 100_000
+    heartbeat_interval: float = 30.0
+    exit_timeout: float = 5.0
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        try:
+            rules = DEFAULT_RULES
+            if env.get("JOBTRAIL_RETENTION"):
+                rules = parse_rules(r for r in env["JOBTRAIL_RETENTION"].split(",") if r.strip())
+            return cls(
+                url=env.get("JOBTRAIL_URL") or None,
+                token=env.get("JOBTRAIL_TOKEN") or None,
+                retention=rules,
+                minute_rollup_days=float(env.get("JOBTRAIL_MINUTE_ROLLUP_DAYS", 7)),
+                flush_interval=parse_duration(env.get("JOBTRAIL_FLUSH_INTERVAL", "0.5")),
+                batch_size=int(env.get("JOBTRAIL_BATCH_SIZE", 500)),
+                buffer_size=int(env.get("JOBTRAIL_BUFFER_SIZE", 100_000)),
+                heartbeat_interval=parse_duration(env.get("JOBTRAIL_HEARTBEAT_INTERVAL", "30s")),
+            )
+        except (InvalidInput, ValueError) as exc:
+            raise ConfigError(f"invalid jobtrail setting: {exc}") from None
+
+    def resolved_url(self) -> str:
+        return self.url or default_url()

@@ -1,0 +1,275 @@
+"""Validate and normalise incoming events: clear errors for bad input, secrets redacted, args capped.
+
+Pure: no I/O. `normalize` either returns a clean event dict that `states.merge` accepts, or raises
+`InvalidEvent` naming the field and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from jobtrail.errors import InvalidEvent, InvalidInput
+from jobtrail.states import EVENT_TYPES
+
+__all__ = [
+    "MAX_ARGS_BYTES",
+    "MAX_FUTURE_SECONDS",
+    "cap_args",
+    "new_event_id",
+    "normalize",
+    "redact",
+]
+
+MAX_ARGS_BYTES = 16 * 1024
+"""Largest args, as compact JSON, that ingest accepts (the client truncates before sending)."""
+MAX_RESULT_BYTES = 4 * 1024
+MAX_TRACEBACK_CHARS = 32 * 1024
+MAX_MESSAGE_CHARS = 4 * 1024
+MAX_ID_CHARS = 200
+MAX_NAME_CHARS = 200
+MAX_FUTURE_SECONDS = 300.0
+"""Clock skew tolerated between a sender and the store; later timestamps are rejected."""
+MIN_TIMESTAMP = 946_684_800.0  # 2000-01-01: earlier values are almost always a unit mistake
+MAX_LABELS = 32
+MAX_RESOURCES = 64
+
+_SECRET_KEY = re.compile(
+    r"pass(word|wd)?|pwd|secret|token|api[-_]?key|authori[sz]ation|auth|credential|"
+    r"private[-_]?key|cookie|session[-_]?id|signature",
+    re.IGNORECASE,
+)
+_RESOURCE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*:[^\s].*$")
+_LABEL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
+_PROGRESS_KEYS = ("done", "total", "failed", "skipped")
+_END_ERRORS = frozenset({"failed", "retrying", "killed"})
+_ALLOWED = frozenset(
+    {
+        "event_id",
+        "job_id",
+        "type",
+        "at",
+        "attempt",
+        "name",
+        "queue",
+        "batch",
+        "resources",
+        "labels",
+        "args",
+        "worker",
+        "progress",
+        "error",
+        "result",
+        "keep",
+    }
+)
+REDACTED = "[redacted]"
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def redact(value: Any) -> Any:
+    """A copy of `value` with every mapping entry whose key looks like a secret replaced."""
+    if isinstance(value, Mapping):
+        return {
+            str(k): (REDACTED if _SECRET_KEY.search(str(k)) else redact(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), default=str).encode())
+
+
+def cap_args(value: Any, limit: int = MAX_ARGS_BYTES) -> Any:
+    """`value` if it fits in `limit` bytes of JSON, else a marker with a preview (used by clients)."""
+    text = json.dumps(value, separators=(",", ":"), default=repr)
+    if len(text.encode()) <= limit:
+        return json.loads(text)
+    return {"_truncated": f"{len(text.encode())} bytes", "preview": text[: min(1024, limit // 2)]}
+
+
+def _fail(index_field: str, reason: str) -> InvalidEvent:
+    return InvalidEvent(f"{index_field}: {reason}")
+
+
+def _string(event: Mapping[str, Any], field: str, limit: int) -> str | None:
+    value = event.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _fail(field, f"must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise _fail(field, "must not be empty")
+    if len(value) > limit:
+        raise _fail(field, f"is {len(value)} characters; the limit is {limit}")
+    return value
+
+
+def _timestamp(value: Any, now: float) -> float:
+    if isinstance(value, bool) or value is None:
+        raise _fail("at", "is required: RFC 3339 text or Unix seconds")
+    if isinstance(value, int | float):
+        at = float(value)
+    elif isinstance(value, str):
+        try:
+            at = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            raise _fail("at", f"{value!r} is not RFC 3339 or Unix seconds") from None
+        if datetime.fromisoformat(value.replace("Z", "+00:00")).tzinfo is None:
+            raise _fail("at", f"{value!r} has no time zone offset")
+    else:
+        raise _fail("at", f"must be RFC 3339 text or Unix seconds, got {type(value).__name__}")
+    if not math.isfinite(at):
+        raise _fail("at", "must be a finite number")
+    if at > 1e11:
+        raise _fail("at", f"{value!r} looks like milliseconds; send seconds")
+    if at < MIN_TIMESTAMP:
+        raise _fail("at", f"{value!r} is before the year 2000")
+    if at > now + MAX_FUTURE_SECONDS:
+        raise _fail(
+            "at", f"is {at - now:.0f}s in the future (more than {MAX_FUTURE_SECONDS:.0f}s of skew)"
+        )
+    return at
+
+
+def _count(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _fail(field, "must be a whole number ≥ 0")
+    return value
+
+
+def _keep(value: Any) -> float:
+    """Retention override in seconds; -1 means keep forever."""
+    if value == "forever":
+        return -1.0
+    from jobtrail.durations import parse_duration
+
+    try:
+        return parse_duration(value)
+    except InvalidInput as exc:
+        raise _fail("keep", f"{exc} (or 'forever')") from None
+
+
+def normalize(raw: Any, now: float) -> dict[str, Any]:
+    """A validated, redacted event dict, or `InvalidEvent` with the field and reason."""
+    if not isinstance(raw, Mapping):
+        raise InvalidEvent(f"event must be a JSON object, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - _ALLOWED)
+    if unknown:
+        raise InvalidEvent(f"unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
+    kind = raw.get("type")
+    if kind not in EVENT_TYPES:
+        raise _fail("type", f"{kind!r} is not one of {', '.join(sorted(EVENT_TYPES))}")
+    job_id = _string(raw, "job_id", MAX_ID_CHARS)
+    if job_id is None:
+        raise _fail("job_id", "is required")
+    event: dict[str, Any] = {"job_id": job_id, "type": kind, "at": _timestamp(raw.get("at"), now)}
+    event_id = _string(raw, "event_id", MAX_ID_CHARS)
+    if event_id is not None:
+        event["event_id"] = event_id
+    if raw.get("attempt") is not None:
+        attempt = _count(raw["attempt"], "attempt")
+        if attempt < 1:
+            raise _fail("attempt", "must be ≥ 1")
+        event["attempt"] = attempt
+    for field, limit in (("name", MAX_NAME_CHARS), ("queue", MAX_NAME_CHARS),
+                         ("batch", MAX_ID_CHARS), ("worker", MAX_NAME_CHARS)):
+        value = _string(raw, field, limit)
+        if value is not None:
+            event[field] = value
+    if raw.get("resources") is not None:
+        event["resources"] = _resources(raw["resources"])
+    if raw.get("labels") is not None:
+        event["labels"] = _labels(raw["labels"])
+    if raw.get("args") is not None:
+        args = redact(raw["args"])
+        size = _json_size(args)
+        if size > MAX_ARGS_BYTES:
+            raise _fail("args", f"is {size} bytes of JSON; the limit is {MAX_ARGS_BYTES}")
+        event["args"] = args
+    if raw.get("result") is not None:
+        result = redact(raw["result"])
+        size = _json_size(result)
+        if size > MAX_RESULT_BYTES:
+            raise _fail("result", f"is {size} bytes of JSON; the limit is {MAX_RESULT_BYTES}")
+        event["result"] = result
+    if raw.get("progress") is not None:
+        event["progress"] = _progress(raw["progress"])
+    if raw.get("error") is not None:
+        if kind not in _END_ERRORS:
+            raise _fail("error", f"only failed, retrying and killed events carry one, not {kind}")
+        event["error"] = _error(raw["error"])
+    if raw.get("keep") is not None:
+        event["keep"] = _keep(raw["keep"])
+    return event
+
+
+def _resources(value: Any) -> list[str]:
+    if not isinstance(value, list | tuple):
+        raise _fail("resources", "must be a list of 'Type:id' strings")
+    if len(value) > MAX_RESOURCES:
+        raise _fail("resources", f"has {len(value)} entries; the limit is {MAX_RESOURCES}")
+    out = []
+    for item in value:
+        if not isinstance(item, str) or not _RESOURCE.match(item) or len(item) > MAX_ID_CHARS:
+            raise _fail("resources", f"{item!r} is not a 'Type:id' string such as 'TaskPlan:42'")
+        out.append(item)
+    return sorted(set(out))
+
+
+def _labels(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise _fail("labels", "must be an object of string values")
+    if len(value) > MAX_LABELS:
+        raise _fail("labels", f"has {len(value)} keys; the limit is {MAX_LABELS}")
+    out = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not _LABEL_KEY.match(key):
+            raise _fail("labels", f"key {key!r} must be letters, digits, _ . - (≤ 64)")
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            raise _fail("labels", f"value of {key!r} must be a string")
+        text = str(item)
+        if len(text) > MAX_NAME_CHARS:
+            raise _fail("labels", f"value of {key!r} is longer than {MAX_NAME_CHARS} characters")
+        out[key] = text
+    return out
+
+
+def _progress(value: Any) -> dict[str, int]:
+    if not isinstance(value, Mapping):
+        raise _fail("progress", "must be an object with done, total, failed, skipped")
+    unknown = sorted(set(value) - set(_PROGRESS_KEYS))
+    if unknown:
+        raise _fail("progress", f"unknown key {unknown[0]!r} (use done, total, failed, skipped)")
+    return {k: _count(value[k], f"progress.{k}") for k in _PROGRESS_KEYS if value.get(k) is not None}
+
+
+def _error(value: Any) -> dict[str, str]:
+    if isinstance(value, str):
+        value = {"message": value}
+    if not isinstance(value, Mapping):
+        raise _fail("error", "must be an object with type, message, traceback")
+    unknown = sorted(set(value) - {"type", "message", "traceback"})
+    if unknown:
+        raise _fail("error", f"unknown key {unknown[0]!r} (use type, message, traceback)")
+    out = {}
+    for key, limit in (("type", MAX_NAME_CHARS), ("message", MAX_MESSAGE_CHARS),
+                       ("traceback", MAX_TRACEBACK_CHARS)):
+        item = value.get(key)
+        if item is None:
+            continue
+        if not isinstance(item, str):
+            raise _fail(f"error.{key}", f"must be a string, got {type(item).__name__}")
+        out[key] = item[:limit]
+    return out

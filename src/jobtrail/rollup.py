@@ -1,0 +1,133 @@
+"""The roll-up facts a job record contributes, so statistics are maintained as deltas at ingest.
+
+`facts(record)` lists everything the record adds to the aggregates (counts per transition, duration
+histograms, load deltas, items). Ingest applies `facts(new) − facts(old)` for each job it changes,
+so the aggregates always equal the sum over current records, whatever order events came in, and they
+keep their counts when retention deletes the rows.
+Times are bucketed to the minute here; the store also folds them into hours.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from jobtrail.sketch import bucket_of
+from jobtrail.states import TERMINAL, attempt_queued_at
+
+__all__ = ["Delta", "diff", "facts", "minute"]
+
+UNNAMED = ""
+DEFAULT_QUEUE = "default"
+
+
+def minute(at: float) -> int:
+    """Start of the minute holding `at`, in Unix seconds."""
+    return int(at // 60) * 60
+
+
+# Fact keys:
+#   ("c", t, name, queue, metric)          → int   counts: entered:<state>, load:queued, items:done …
+#   ("h", t, name, queue, kind, bucket)    → int   histogram counts, kind = run | wait
+#   ("s", t, name, queue, kind)            → list of values for count/sum/min/max (run, wait, success)
+Key = tuple[Any, ...]
+
+
+def facts(record: dict[str, Any] | None) -> tuple[Counter[Key], list[tuple[Key, float]]]:
+    """(additive counts, summary observations) that `record` contributes to the roll-ups."""
+    counts: Counter[Key] = Counter()
+    observed: list[tuple[Key, float]] = []
+    if record is None:
+        return counts, observed
+    name = record["name"] or UNNAMED
+    queue = record["queue"] or DEFAULT_QUEUE
+
+    def count(at: float, metric: str, n: int = 1) -> None:
+        counts[("c", minute(at), name, queue, metric)] += n
+
+    def duration(at: float, kind: str, seconds: float) -> None:
+        seconds = max(0.0, seconds)
+        counts[("h", minute(at), name, queue, kind, bucket_of(seconds))] += 1
+        observed.append((("s", minute(at), name, queue, kind), seconds))
+
+    if record["scheduled_at"] is not None:
+        count(record["scheduled_at"], "entered:scheduled")
+    if record["kill_requested_at"] is not None:
+        count(record["kill_requested_at"], "entered:kill_requested")
+    attempts = record["attempts"]
+    numbers = sorted(int(k) for k in attempts)
+    latest = numbers[-1] if numbers else None
+    for n in numbers:
+        a = attempts[str(n)]
+        queued_at, started_at = a.get("queued_at"), a.get("started_at")
+        end, ended_at = a.get("end"), a.get("ended_at")
+        if queued_at is not None:
+            count(queued_at, "entered:queued")
+        ready_at = attempt_queued_at(attempts, n)
+        if ready_at is not None:
+            # Queued from ready until it starts or ends (cancelled before running).
+            count(ready_at, "load:queued")
+            left = started_at if started_at is not None else ended_at
+            if left is not None:
+                count(left, "load:queued", -1)
+        if started_at is not None:
+            count(started_at, "entered:started")
+            count(started_at, "load:running")
+            stop = ended_at
+            if stop is None and n == latest and record["state"] == "lost":
+                stop = record["lost_at"]
+            if stop is not None:
+                count(stop, "load:running", -1)
+            if ready_at is not None:
+                duration(started_at, "wait", started_at - ready_at)
+            if ended_at is not None:
+                duration(ended_at, "run", ended_at - started_at)
+        if end is not None:
+            count(ended_at, "entered:" + end)
+            if end == "retrying":
+                count(ended_at, "retry")
+    if record["state"] == "lost" and record["lost_at"] is not None:
+        count(record["lost_at"], "entered:lost")
+    finished_at = record["finished_at"]
+    if record["state"] in TERMINAL and finished_at is not None:
+        progress = record["progress"] or {}
+        for item in ("done", "failed", "skipped"):
+            if progress.get(item):
+                count(finished_at, "items:" + item, progress[item])
+        if record["state"] == "succeeded":
+            observed.append((("s", minute(finished_at), name, queue, "success"), finished_at))
+    return counts, observed
+
+
+@dataclass(slots=True)
+class Delta:
+    """What one ingest batch changes in the roll-ups."""
+
+    counts: Counter[Key]
+    observed: list[tuple[Key, float]]
+    retracted: list[tuple[Key, float]]
+
+
+def diff(pairs: Iterable[tuple[dict[str, Any] | None, dict[str, Any] | None]]) -> Delta:
+    """The roll-up delta of replacing each old record by its new one."""
+    counts: Counter[Key] = Counter()
+    observed: list[tuple[Key, float]] = []
+    retracted: list[tuple[Key, float]] = []
+    for old, new in pairs:
+        old_counts, old_obs = facts(old)
+        new_counts, new_obs = facts(new)
+        if old_counts == new_counts and old_obs == new_obs:
+            continue
+        counts.update(new_counts)
+        counts.subtract(old_counts)
+        old_set = Counter(old_obs)
+        new_set = Counter(new_obs)
+        observed.extend((new_set - old_set).elements())
+        retracted.extend((old_set - new_set).elements())
+    return Delta(
+        counts=Counter({k: v for k, v in counts.items() if v}),
+        observed=observed,
+        retracted=retracted,
+    )

@@ -1,0 +1,110 @@
+"""The store protocol: what every backend guarantees. `tests/store/` checks each backend against it.
+
+Records are the dicts that `states.merge` produces. The store never interprets events itself: the
+domain layer (`ingest`) computes new records and roll-up deltas inside `update`, and the store makes
+that read-compute-write atomic, so concurrent writers in several processes lose nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+from jobtrail.model import JobFilter, RetentionRule
+from jobtrail.rollup import Delta
+
+__all__ = ["Change", "Record", "RollupHistogram", "Store"]
+
+Record = dict[str, Any]
+Change = Callable[[Mapping[str, Record]], tuple[Mapping[str, Record], Delta]]
+RollupHistogram = tuple[dict[int, int], int, float, float | None, float | None]
+"""(bucket → count, count, sum, min, max) of one duration kind."""
+
+
+class Store(Protocol):
+    url: str
+
+    def update(self, job_ids: Sequence[str], change: Change) -> Mapping[str, Record]:
+        """Atomically apply `change` to the current records of `job_ids`, and return what it wrote.
+
+        The store locks those jobs, loads the ones that exist, calls `change(current)` (missing ids
+        are absent from `current`), writes the returned records and adds the returned roll-up delta,
+        all in one transaction. Concurrent calls touching the same ids are serialized; a call that
+        fails leaves nothing behind. `change` must be pure: it may be called again on retry.
+        """
+        ...
+
+    def get(self, job_id: str) -> Record | None:
+        """The record, or None when no job has that id."""
+        ...
+
+    def find(self, flt: JobFilter, limit: int, after: tuple[float, str] | None) -> list[Record]:
+        """Matching records newest first by (created_at, id), strictly after the keyset `after`."""
+        ...
+
+    def count(self, flt: JobFilter) -> int: ...
+
+    def counts(self, flt: JobFilter, by: str) -> dict[str, int]:
+        """Number of matching jobs per value of `by` (state, name or queue)."""
+        ...
+
+    def durations(self, flt: JobFilter, kind: str) -> list[float]:
+        """Exact `kind` ("run" or "wait") seconds of matching jobs that have one, ascending."""
+        ...
+
+    def ids(self, flt: JobFilter, limit: int, after: tuple[float, str] | None) -> list[
+        tuple[float, str]
+    ]:
+        """(created_at, id) keys of matching jobs, newest first; for bulk work in bounded steps."""
+        ...
+
+    def delete(self, job_ids: Sequence[str]) -> int:
+        """Delete these jobs' rows (roll-ups keep their counts); returns how many existed."""
+        ...
+
+    def rollup_histogram(
+        self,
+        kind: str,
+        since: float | None,
+        until: float | None,
+        names: Sequence[str] = (),
+        queues: Sequence[str] = (),
+    ) -> RollupHistogram:
+        """The merged duration histogram of `kind` (run, wait, success) over [since, until).
+
+        Whole hours come from hourly roll-ups and the partial hours at the edges from per-minute
+        ones while those are kept; older edges are counted by whole hours.
+        """
+        ...
+
+    def rollup_counts(
+        self,
+        since: float | None,
+        until: float | None,
+        names: Sequence[str] = (),
+        queues: Sequence[str] = (),
+        metrics: Sequence[str] = (),
+        step: int = 3600,
+    ) -> list[tuple[int, str, str, str, int]]:
+        """(bucket start, name, queue, metric, n) summed per `step` seconds (60 or a multiple of
+        3600), for counters such as "entered:failed", "load:queued", "items:done"."""
+        ...
+
+    def compact(self, before: float) -> int:
+        """Drop per-minute roll-ups older than `before` (hourly ones already hold them)."""
+        ...
+
+    def expired(self, rules: Sequence[RetentionRule], now: float, limit: int) -> list[str]:
+        """Up to `limit` ids of jobs whose retention has run out at `now`, oldest first.
+
+        A job's own `keep` wins; otherwise the most specific rule (name and state, name, state, the
+        catch-all) gives the seconds to keep it after it finished (or was last heard of, when it
+        never finished); a rule of None keeps forever.
+        """
+        ...
+
+    def batch_rows(self, batch: str) -> Iterator[Record]:
+        """Every record in one batch (a job request)."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,127 @@
+"""Tables. Timestamps are Unix seconds as doubles: compact, exact enough (µs), the same on both
+backends. Everything a query filters or sorts on is a column; the rest of a record is one JSON doc.
+Roll-up tables are keyed by (resolution, name, ..., bucket start) and only ever added to.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = [
+    "COLUMNS",
+    "job_labels",
+    "job_resources",
+    "jobs",
+    "meta",
+    "metadata",
+    "rollup_counts",
+    "rollup_hist",
+    "rollup_summary",
+]
+
+metadata = sa.MetaData()
+T = sa.Double
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("queue", sa.String(200), nullable=False),
+    sa.Column("batch", sa.String(200)),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("created_at", T, nullable=False),
+    sa.Column("updated_at", T, nullable=False),
+    sa.Column("queued_at", T),
+    sa.Column("started_at", T),
+    sa.Column("finished_at", T),
+    sa.Column("heartbeat_at", T),
+    sa.Column("kill_requested_at", T),
+    sa.Column("wait", T),
+    sa.Column("run", T),
+    sa.Column("keep", T),
+    sa.Column("doc", sa.Text, nullable=False),
+    sa.Index("ix_jobs_created", "created_at", "id"),
+    sa.Index("ix_jobs_name_created", "name", "created_at", "state"),
+    sa.Index("ix_jobs_state_created", "state", "created_at", "id"),
+    sa.Index("ix_jobs_queue_created", "queue", "created_at", "id"),
+    sa.Index(
+        "ix_jobs_batch",
+        "batch",
+        "created_at",
+        sqlite_where=sa.text("batch IS NOT NULL"),
+        postgresql_where=sa.text("batch IS NOT NULL"),
+    ),
+)
+COLUMNS = tuple(c.name for c in jobs.columns if c.name != "doc")
+
+job_resources = sa.Table(
+    "job_resources",
+    metadata,
+    sa.Column("resource", sa.String(200), primary_key=True),
+    sa.Column("created_at", T, primary_key=True),
+    sa.Column("job_id", sa.String(200), primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+job_labels = sa.Table(
+    "job_labels",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(200), primary_key=True),
+    sa.Column("created_at", T, primary_key=True),
+    sa.Column("job_id", sa.String(200), primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+rollup_counts = sa.Table(
+    "rollup_counts",
+    metadata,
+    sa.Column("res", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("t", sa.BigInteger, primary_key=True),
+    sa.Column("queue", sa.String(200), primary_key=True),
+    sa.Column("metric", sa.String(40), primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Index("ix_rollup_counts_metric", "res", "metric", "t"),
+    sqlite_with_rowid=False,
+)
+
+rollup_hist = sa.Table(
+    "rollup_hist",
+    metadata,
+    sa.Column("res", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("t", sa.BigInteger, primary_key=True),
+    sa.Column("queue", sa.String(200), primary_key=True),
+    sa.Column("bucket", sa.Integer, primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Index("ix_rollup_hist_time", "res", "kind", "t"),
+    sqlite_with_rowid=False,
+)
+
+rollup_summary = sa.Table(
+    "rollup_summary",
+    metadata,
+    sa.Column("res", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("t", sa.BigInteger, primary_key=True),
+    sa.Column("queue", sa.String(200), primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Column("total", T, nullable=False),
+    sa.Column("lo", T),
+    sa.Column("hi", T),
+    sa.Index("ix_rollup_summary_time", "res", "kind", "t"),
+    sqlite_with_rowid=False,
+)
+
+meta = sa.Table(
+    "jobtrail_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+"""Small facts about the database itself, e.g. up to when per-minute roll-ups were compacted."""

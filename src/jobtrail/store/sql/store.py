@@ -1,0 +1,330 @@
+"""`SqlStore`: the Store protocol on SQLite (embedded default) and PostgreSQL (many writers)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from jobtrail.errors import StoreError
+from jobtrail.model import JobFilter, RetentionRule
+from jobtrail.store.base import Change, Record, RollupHistogram
+from jobtrail.store.sql import rollups
+from jobtrail.store.sql.codec import from_row, to_row
+from jobtrail.store.sql.engine import WRITE, create_engine
+from jobtrail.store.sql.schema import (
+    COLUMNS,
+    job_labels,
+    job_resources,
+    jobs,
+    meta,
+    rollup_counts,
+    rollup_hist,
+    rollup_summary,
+)
+
+__all__ = ["SqlStore"]
+
+_CHUNK = 500  # ids per IN (...) list: below SQLite's and PostgreSQL's parameter limits
+_RETRIES = 8
+
+
+class SqlStore:
+    """SQLAlchemy Core over SQLite or PostgreSQL; see `jobtrail.store.base.Store` for the contract."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine = create_engine(url)
+        self.dialect = self.engine.dialect.name
+        self._upsert_jobs = self._job_upsert()
+        try:
+            if migrate:
+                from jobtrail.store.sql.migrate import ensure_current
+
+                ensure_current(self.engine)
+        except OperationalError as exc:
+            raise StoreError(f"cannot open {self.engine.url!r}: {exc.orig}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def _job_upsert(self) -> Any:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(jobs)
+        return stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_={c: stmt.excluded[c] for c in (*COLUMNS, "doc") if c != "id"},
+        )
+
+    def update(self, job_ids: Sequence[str], change: Change) -> Mapping[str, Record]:
+        ids = sorted(set(job_ids))
+        delay = 0.01
+        for attempt in range(_RETRIES):
+            try:
+                with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+                    if self.dialect == "postgresql":
+                        self._lock(conn, ids)
+                    current = self._load(conn, ids)
+                    new, delta = change(current)
+                    self._write_jobs(conn, current, new)
+                    rollups.write(conn, delta)
+                return new
+            except (OperationalError, DBAPIError) as exc:
+                if attempt == _RETRIES - 1 or not _transient(exc):
+                    raise StoreError(f"could not write to the store: {exc.orig}") from exc
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")
+
+    def _lock(self, conn: sa.Connection, ids: list[str]) -> None:
+        """Per-job transaction locks, taken in one global order so writers cannot deadlock."""
+        conn.execute(
+            sa.text(
+                "SELECT pg_advisory_xact_lock(h) FROM ("
+                " SELECT DISTINCT hashtextextended(i, 0) AS h FROM unnest(CAST(:ids AS text[])) AS i"
+                " ORDER BY h) AS s"
+            ),
+            {"ids": ids},
+        )
+
+    def _load(self, conn: sa.Connection, ids: list[str]) -> dict[str, Record]:
+        out: dict[str, Record] = {}
+        for i in range(0, len(ids), _CHUNK):
+            for row in conn.execute(sa.select(jobs).where(jobs.c.id.in_(ids[i : i + _CHUNK]))):
+                out[row.id] = from_row(row)
+        return out
+
+    def _write_jobs(
+        self, conn: sa.Connection, current: Mapping[str, Record], new: Mapping[str, Record]
+    ) -> None:
+        if not new:
+            return
+        conn.execute(self._upsert_jobs, [to_row(r) for _, r in sorted(new.items())])
+        drop_res, add_res, drop_lab, add_lab = [], [], [], []
+        for job_id, rec in new.items():
+            old = current.get(job_id)
+            old_res = _resource_keys(old)
+            new_res = _resource_keys(rec)
+            if old_res != new_res:
+                drop_res.extend(old_res - new_res)
+                add_res.extend(new_res - old_res)
+            old_lab = _label_keys(old)
+            new_lab = _label_keys(rec)
+            if old_lab != new_lab:
+                drop_lab.extend(old_lab - new_lab)
+                add_lab.extend(new_lab - old_lab)
+        _delete_keys(conn, job_resources, ("resource", "created_at", "job_id"), drop_res)
+        _delete_keys(conn, job_labels, ("key", "value", "created_at", "job_id"), drop_lab)
+        if add_res:
+            conn.execute(
+                job_resources.insert(),
+                [{"resource": r, "created_at": c, "job_id": j} for r, c, j in sorted(add_res)],
+            )
+        if add_lab:
+            conn.execute(
+                job_labels.insert(),
+                [{"key": k, "value": v, "created_at": c, "job_id": j}
+                 for k, v, c, j in sorted(add_lab)],
+            )
+
+    def delete(self, job_ids: Sequence[str]) -> int:
+        ids = sorted(set(job_ids))
+        deleted = 0
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            current = self._load(conn, ids)
+            keys_res = [k for r in current.values() for k in _resource_keys(r)]
+            keys_lab = [k for r in current.values() for k in _label_keys(r)]
+            _delete_keys(conn, job_resources, ("resource", "created_at", "job_id"), keys_res)
+            _delete_keys(conn, job_labels, ("key", "value", "created_at", "job_id"), keys_lab)
+            found = sorted(current)
+            for i in range(0, len(found), _CHUNK):
+                result = conn.execute(jobs.delete().where(jobs.c.id.in_(found[i : i + _CHUNK])))
+                deleted += result.rowcount
+        return deleted
+
+    def compact(self, before: float) -> int:
+        cutoff = int(before // 3600 * 3600)
+        removed = 0
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            for table in (rollup_counts, rollup_hist, rollup_summary):
+                result = conn.execute(
+                    table.delete().where(table.c.res == rollups.MINUTE, table.c.t < cutoff)
+                )
+                removed += result.rowcount
+            horizon = max(rollups.minute_horizon(conn), float(cutoff))
+            conn.execute(meta.delete().where(meta.c.key == "minute_horizon"))
+            conn.execute(meta.insert().values(key="minute_horizon", value=repr(horizon)))
+        return removed
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def _read(self) -> sa.Connection:
+        return self.engine.connect()
+
+    def get(self, job_id: str) -> Record | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
+        return None if row is None else from_row(row)
+
+    def find(self, flt: JobFilter, limit: int, after: tuple[float, str] | None) -> list[Record]:
+        stmt = sa.select(jobs).where(*_where(flt, after)).order_by(
+            jobs.c.created_at.desc(), jobs.c.id.desc()
+        ).limit(limit)
+        with self._read() as conn:
+            return [from_row(row) for row in conn.execute(stmt)]
+
+    def ids(self, flt: JobFilter, limit: int, after: tuple[float, str] | None) -> list[
+        tuple[float, str]
+    ]:
+        stmt = sa.select(jobs.c.created_at, jobs.c.id).where(*_where(flt, after)).order_by(
+            jobs.c.created_at.desc(), jobs.c.id.desc()
+        ).limit(limit)
+        with self._read() as conn:
+            return [(float(c), i) for c, i in conn.execute(stmt)]
+
+    def count(self, flt: JobFilter) -> int:
+        stmt = sa.select(sa.func.count()).select_from(jobs).where(*_where(flt, None))
+        with self._read() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def counts(self, flt: JobFilter, by: str) -> dict[str, int]:
+        column = {"state": jobs.c.state, "name": jobs.c.name, "queue": jobs.c.queue}[by]
+        stmt = (
+            sa.select(column, sa.func.count())
+            .where(*_where(flt, None))
+            .group_by(column)
+        )
+        with self._read() as conn:
+            return {str(k): int(n) for k, n in conn.execute(stmt)}
+
+    def durations(self, flt: JobFilter, kind: str) -> list[float]:
+        column = {"run": jobs.c.run, "wait": jobs.c.wait}[kind]
+        stmt = sa.select(column).where(column.is_not(None), *_where(flt, None)).order_by(column)
+        with self._read() as conn:
+            return [float(v) for v in conn.execute(stmt).scalars()]
+
+    def rollup_histogram(
+        self,
+        kind: str,
+        since: float | None,
+        until: float | None,
+        names: Sequence[str] = (),
+        queues: Sequence[str] = (),
+    ) -> RollupHistogram:
+        with self._read() as conn:
+            return rollups.read_histogram(conn, kind, since, until, names, queues)
+
+    def rollup_counts(
+        self,
+        since: float | None,
+        until: float | None,
+        names: Sequence[str] = (),
+        queues: Sequence[str] = (),
+        metrics: Sequence[str] = (),
+        step: int = 3600,
+    ) -> list[tuple[int, str, str, str, int]]:
+        with self._read() as conn:
+            return rollups.read_counts(conn, since, until, names, queues, metrics, step)
+
+    def expired(self, rules: Sequence[RetentionRule], now: float, limit: int) -> list[str]:
+        keep = _keep_expression(rules)
+        ended = sa.func.coalesce(jobs.c.finished_at, jobs.c.updated_at)
+        stmt = (
+            sa.select(jobs.c.id)
+            .where(keep >= 0, ended + keep < now)
+            .order_by(jobs.c.created_at)
+            .limit(limit)
+        )
+        shortest = min((r.keep for r in rules if r.keep is not None), default=None)
+        if shortest is not None:
+            # No job created after now - shortest can have expired: lets the index bound the scan.
+            stmt = stmt.where(sa.or_(jobs.c.created_at < now - shortest, jobs.c.keep.is_not(None)))
+        with self._read() as conn:
+            return list(conn.execute(stmt).scalars())
+
+    def batch_rows(self, batch: str) -> Iterator[Record]:
+        with self._read() as conn:
+            for row in conn.execute(
+                sa.select(jobs).where(jobs.c.batch == batch).order_by(jobs.c.created_at)
+            ):
+                yield from_row(row)
+
+
+def _transient(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return any(
+        s in text for s in ("locked", "deadlock", "could not serialize", "busy", "connection")
+    )
+
+
+def _resource_keys(record: Record | None) -> set[tuple[Any, ...]]:
+    if record is None:
+        return set()
+    return {(r, record["created_at"], record["id"]) for r in record["resources"]}
+
+
+def _label_keys(record: Record | None) -> set[tuple[Any, ...]]:
+    if record is None:
+        return set()
+    return {(k, v, record["created_at"], record["id"]) for k, v in record["labels"].items()}
+
+
+def _delete_keys(
+    conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], keys: list[tuple[Any, ...]]
+) -> None:
+    if not keys:
+        return
+    stmt = table.delete().where(*(table.c[c] == sa.bindparam("k_" + c) for c in columns))
+    conn.execute(stmt, [{"k_" + c: v for c, v in zip(columns, key, strict=True)} for key in keys])
+
+
+def _where(flt: JobFilter, after: tuple[float, str] | None) -> list[Any]:
+    c = jobs.c
+    cond: list[Any] = []
+    if flt.states:
+        cond.append(c.state.in_(flt.states) if len(flt.states) > 1 else c.state == flt.states[0])
+    if flt.names:
+        cond.append(c.name.in_(flt.names) if len(flt.names) > 1 else c.name == flt.names[0])
+    if flt.queues:
+        cond.append(c.queue.in_(flt.queues) if len(flt.queues) > 1 else c.queue == flt.queues[0])
+    if flt.batch is not None:
+        cond.append(c.batch == flt.batch)
+    if flt.ids:
+        cond.append(c.id.in_(flt.ids))
+    if flt.since is not None:
+        cond.append(c.created_at >= flt.since)
+    if flt.until is not None:
+        cond.append(c.created_at < flt.until)
+    if flt.resource is not None:
+        r = job_resources.c
+        cond.append(c.id.in_(sa.select(r.job_id).where(r.resource == flt.resource)))
+    for key, value in flt.labels:
+        lab = job_labels.c
+        cond.append(c.id.in_(sa.select(lab.job_id).where(lab.key == key, lab.value == value)))
+    if after is not None:
+        cond.append(sa.tuple_(c.created_at, c.id) < sa.tuple_(after[0], after[1]))
+    return cond
+
+
+def _keep_expression(rules: Sequence[RetentionRule]) -> Any:
+    """Seconds to keep each row (-1: forever): its own keep, else the most specific rule."""
+    c = jobs.c
+    whens: list[tuple[Any, Any]] = [(c.keep.is_not(None), c.keep)]
+    for rule in sorted(rules, key=lambda r: -r.specificity):
+        cond = []
+        if rule.name is not None:
+            cond.append(c.name == rule.name)
+        if rule.state is not None:
+            cond.append(c.state == rule.state)
+        value = -1.0 if rule.keep is None else float(rule.keep)
+        whens.append((sa.and_(*cond) if cond else sa.true(), sa.literal(value, sa.Double)))
+    return sa.case(*whens, else_=sa.literal(-1.0, sa.Double))
