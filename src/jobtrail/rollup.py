@@ -17,10 +17,33 @@ from typing import Any
 from jobtrail.sketch import bucket_of
 from jobtrail.states import TERMINAL, attempt_queued_at
 
-__all__ = ["Delta", "diff", "facts", "minute"]
+__all__ = ["KINDS", "KIND_CODES", "METRICS", "METRIC_CODES", "Delta", "diff", "facts", "minute"]
 
 UNNAMED = ""
 DEFAULT_QUEUE = "default"
+METRICS = (
+    "entered:scheduled",
+    "entered:queued",
+    "entered:started",
+    "entered:retrying",
+    "entered:succeeded",
+    "entered:failed",
+    "entered:killed",
+    "entered:cancelled",
+    "entered:lost",
+    "entered:kill_requested",
+    "load:queued",
+    "load:running",
+    "items:done",
+    "items:failed",
+    "items:skipped",
+    "retry",
+)
+"""Counter names; stored as their position + 1, so this list is append-only."""
+METRIC_CODES = {m: i + 1 for i, m in enumerate(METRICS)}
+KINDS = ("run", "wait", "success")
+"""Observed-value kinds (durations, and success instants); stored as position + 1, append-only."""
+KIND_CODES = {k: i + 1 for i, k in enumerate(KINDS)}
 
 
 def minute(at: float) -> int:

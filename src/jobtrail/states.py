@@ -7,7 +7,7 @@ permutation of a job's events, with duplicates, yields the same record.
 - an attempt ends once: among its end events (retrying, succeeded, failed, killed, cancelled) the
   earliest wins, ties broken by a fixed rank; a late heartbeat never reopens it;
 - scalar fields (name, queue, args, worker, progress, ...) are last-writer-wins registers ordered by
-  (event time, hash of value); labels per key; resources are a set union;
+  (event time, hash of value), `clock` holding each one's time; labels per key; resources a set union;
 - `state` is derived from those facts, never stored as a transition, so it cannot depend on order.
 
 Records are plain JSON-able dicts because the store persists them as-is; `model.Job` is the typed
@@ -114,9 +114,19 @@ def copy_record(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _version(at: float, value: Any) -> list[float]:
+def value_hash(value: Any) -> int:
+    """A stable hash of a field's value: the tie-break between two writes at the same instant."""
+    if isinstance(value, str):
+        return zlib.crc32(value.encode())
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return [at, zlib.crc32(text.encode())]
+    return zlib.crc32(text.encode())
+
+
+def _newer(at: float, value: Any, stored_at: float | None, stored: Any) -> bool:
+    """Last writer wins: the later write, or at the same instant the larger value hash."""
+    if stored_at is None or at > stored_at:
+        return True
+    return at == stored_at and value != stored and value_hash(value) > value_hash(stored)
 
 
 def _min(a: float | None, b: float) -> float:
@@ -135,19 +145,18 @@ def apply(record: dict[str, Any], event: dict[str, Any]) -> None:
     record["updated_at"] = _max(record["updated_at"], at)
     clock = record["clock"]
     for field in _REGISTERS:
-        if field in event and event[field] is not None:
-            version = _version(at, event[field])
-            if field not in clock or version > clock[field]:
-                clock[field] = version
-                record[field] = event[field]
+        value = event.get(field)
+        if value is not None and _newer(at, value, clock.get(field), record[field]):
+            clock[field] = at
+            record[field] = value
     labels = event.get("labels")
     if labels:
+        current = record["labels"]
         for key, value in labels.items():
-            version = _version(at, value)
             ckey = "labels." + key
-            if ckey not in clock or version > clock[ckey]:
-                clock[ckey] = version
-                record["labels"][key] = value
+            if _newer(at, value, clock.get(ckey), current.get(key)):
+                clock[ckey] = at
+                current[key] = value
     resources = event.get("resources")
     if resources:
         record["resources"] = sorted(set(record["resources"]).union(resources))
@@ -183,12 +192,12 @@ def apply(record: dict[str, Any], event: dict[str, Any]) -> None:
             attempt["worker"] = worker
     else:  # an end state
         error = event.get("error")
-        candidate = (at, _END_RANK[kind], _version(0, error)[1])
+        candidate = (at, _END_RANK[kind], value_hash(error))
         current = attempt.get("ended_at")
         if current is None or candidate < (
             current,
             _END_RANK[attempt["end"]],
-            _version(0, attempt.get("error"))[1],
+            value_hash(attempt.get("error")),
         ):
             attempt["ended_at"] = at
             attempt["end"] = kind

@@ -1,11 +1,16 @@
-"""Records ⇄ rows: filterable fields as columns, the rest as one compact JSON document."""
+"""Records ⇄ rows: filterable fields as columns, the rest as one compact JSON document.
+
+The document leaves out what the columns already say, losslessly: a clock time equal to a column's
+time is stored as that column's one-letter code, and the latest attempt's start, end and (for a
+single attempt) queued time are taken from the columns when they match.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from jobtrail.states import derive, new_record
+from jobtrail.states import TERMINAL, derive, new_record
 from jobtrail.store.sql.schema import COLUMNS
 
 __all__ = ["from_row", "to_row"]
@@ -19,24 +24,92 @@ _DOC_FIELDS = (
     "resources",
     "scheduled_at",
     "lost_at",
-    "attempts",
-    "clock",
 )
+_REFS = {"c": "created_at", "s": "started_at", "f": "finished_at", "u": "updated_at",
+         "h": "heartbeat_at"}
+_NAME = COLUMNS.index("name")
 
 
-def to_row(record: dict[str, Any]) -> dict[str, Any]:
-    row = {c: record[c] for c in COLUMNS}
-    row["name"] = record["name"] or ""
-    doc = {f: record[f] for f in _DOC_FIELDS if record[f] not in (None, {}, [])}
-    row["doc"] = json.dumps(doc, separators=(",", ":"))
-    return row
+def _ref(value: float, record: dict[str, Any]) -> float | str:
+    for code, column in _REFS.items():
+        if record[column] == value:
+            return code
+    return value
+
+
+def _encode_attempts(record: dict[str, Any]) -> dict[str, Any]:
+    attempts = record["attempts"]
+    if not attempts:
+        return {}
+    latest = str(max(int(k) for k in attempts))
+    out: dict[str, Any] = {}
+    for key, attempt in attempts.items():
+        a = dict(attempt)
+        if key == latest:
+            if a.get("started_at") is not None and a["started_at"] == record["started_at"]:
+                a["started_at"] = "s"
+            if a.get("end") in TERMINAL and a.get("ended_at") == record["finished_at"]:
+                a["ended_at"] = "f"
+                if a["end"] == record["state"]:
+                    del a["end"]
+            if latest == "1" and a.get("queued_at") == record["queued_at"] and a.get("queued_at"):
+                a["queued_at"] = "q"
+            if "worker" in a and a["worker"] == record["worker"]:
+                a["worker"] = "w"
+        out[key] = a
+    return out
+
+
+def _decode_attempts(attempts: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    refs = {"s": record["started_at"], "f": record["finished_at"], "q": record["queued_at"]}
+    for a in attempts.values():
+        for field in ("started_at", "queued_at"):
+            if isinstance(a.get(field), str):
+                a[field] = refs[a[field]]
+        if a.get("ended_at") == "f":
+            a["ended_at"] = record["finished_at"]
+            a.setdefault("end", record["state"])
+        if a.get("worker") == "w":
+            a["worker"] = record["worker"]
+    return dict(attempts)
+
+
+_CLOCK_KEYS = ("name", "queue", "batch", "args", "worker", "result", "keep", "progress")
+"""Stored positions of the clock entries: append-only, like every stored code."""
+
+
+def to_row(record: dict[str, Any]) -> tuple[Any, ...]:
+    """Values in `COLUMNS` order, then the doc: a positional JSON array (`_DOC_FIELDS`, then
+    attempts, then the clock), trailing empty entries dropped, so common jobs cost few bytes."""
+    doc: list[Any] = [record[f] if record[f] not in ({}, []) else None for f in _DOC_FIELDS]
+    doc.append(_encode_attempts(record) or None)
+    clock = {k: _ref(v, record) for k, v in record["clock"].items()}
+    doc.append([clock.pop(k, None) for k in _CLOCK_KEYS] + ([clock] if clock else []))
+    while doc and doc[-1] is None:
+        doc.pop()
+    values = [record[c] for c in COLUMNS]
+    values[_NAME] = record["name"] or ""
+    values.append(json.dumps(doc, separators=(",", ":")))
+    return tuple(values)
 
 
 def from_row(row: Any) -> dict[str, Any]:
     m = row._mapping
     record = new_record(m["id"])
-    record.update(json.loads(m["doc"]))
+    doc = json.loads(m["doc"])
+    doc += [None] * (len(_DOC_FIELDS) + 2 - len(doc))
     for c in COLUMNS:
         record[c] = m[c]
     record["name"] = m["name"] or None
+    for i, f in enumerate(_DOC_FIELDS):
+        if doc[i] is not None:
+            record[f] = doc[i]
+    record["attempts"] = _decode_attempts(doc[len(_DOC_FIELDS)] or {}, record)
+    encoded = doc[len(_DOC_FIELDS) + 1] or []
+    clock: dict[str, Any] = dict(zip(_CLOCK_KEYS, encoded, strict=False))
+    if len(encoded) > len(_CLOCK_KEYS):
+        clock.update(encoded[-1])
+    record["clock"] = {
+        k: record[_REFS[v]] if isinstance(v, str) else v for k, v in clock.items() if v is not None
+    }
     return derive(record)

@@ -1,100 +1,157 @@
-"""Writing roll-up deltas at two resolutions and reading them back over a time span."""
+"""Writing roll-up deltas at two resolutions and reading them back over a time span.
+
+Roll-ups refer to a (name, queue) pair by its `series` id and to counters by small integer codes
+(`rollup.METRIC_CODES`, `rollup.KIND_CODES`), so a row is a few integers. Writes go through the
+driver's executemany with prepared SQL, since this is the ingest hot path.
+"""
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from jobtrail.rollup import Delta
-from jobtrail.store.sql.schema import meta, rollup_counts, rollup_hist, rollup_summary
+from jobtrail.rollup import KIND_CODES, METRIC_CODES, METRICS, Delta
+from jobtrail.store.sql.schema import meta, rollup_counts, rollup_hist, rollup_summary, series
 
-__all__ = ["RESOLUTIONS", "minute_horizon", "read_counts", "read_histogram", "spans", "write"]
+__all__ = [
+    "RESOLUTIONS",
+    "SeriesCache",
+    "minute_horizon",
+    "read_counts",
+    "read_histogram",
+    "series_ids",
+    "spans",
+    "write",
+]
 
 MINUTE, HOUR = 60, 3600
 RESOLUTIONS = (MINUTE, HOUR)
+Pair = tuple[str, str]
+
+_SQL = {
+    "counts": "INSERT INTO rollup_counts (res, sid, t, metric, n) VALUES ({p}) "
+    "ON CONFLICT (res, sid, t, metric) DO UPDATE SET n = rollup_counts.n + excluded.n",
+    "hist": "INSERT INTO rollup_hist (res, kind, sid, t, bucket, n) VALUES ({p}) "
+    "ON CONFLICT (res, kind, sid, t, bucket) DO UPDATE SET n = rollup_hist.n + excluded.n",
+    "summary": "INSERT INTO rollup_summary AS s (res, kind, sid, t, n, total, lo, hi) VALUES ({p}) "
+    "ON CONFLICT (res, kind, sid, t) DO UPDATE SET n = s.n + excluded.n, "
+    "total = s.total + excluded.total, "
+    "lo = CASE WHEN excluded.lo IS NULL THEN s.lo WHEN s.lo IS NULL OR excluded.lo < s.lo "
+    "THEN excluded.lo ELSE s.lo END, "
+    "hi = CASE WHEN excluded.hi IS NULL THEN s.hi WHEN s.hi IS NULL OR excluded.hi > s.hi "
+    "THEN excluded.hi ELSE s.hi END",
+}
+_WIDTH = {"counts": 5, "hist": 6, "summary": 8}
 
 
-def _upsert(dialect: str, table: sa.Table, keys: Sequence[str]) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table)
-    ex = stmt.excluded
-    if table is rollup_summary:
-        c = table.c
-        updates = {
-            "n": c.n + ex.n,
-            "total": c.total + ex.total,
-            "lo": sa.case((ex.lo.is_(None), c.lo), (c.lo.is_(None), ex.lo),
-                          (ex.lo < c.lo, ex.lo), else_=c.lo),
-            "hi": sa.case((ex.hi.is_(None), c.hi), (c.hi.is_(None), ex.hi),
-                          (ex.hi > c.hi, ex.hi), else_=c.hi),
-        }
-    else:
-        updates = {"n": table.c.n + ex.n}
-    return stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
+def sql(dialect: str, which: str) -> str:
+    mark = "%s" if dialect == "postgresql" else "?"
+    return _SQL[which].format(p=", ".join([mark] * _WIDTH[which]))
 
 
-_statements: dict[tuple[str, str], Any] = {}
+class SeriesCache:
+    """(name, queue) ⇄ series id. Ids never change, so a process caches them for good; ids made
+    inside a transaction are only cached once it commits (`commit`)."""
 
+    def __init__(self) -> None:
+        self.ids: dict[Pair, int] = {}
+        self.pending: dict[Pair, int] = {}
 
-def _statement(dialect: str, table: sa.Table) -> Any:
-    key = (dialect, table.name)
-    if key not in _statements:
-        _statements[key] = _upsert(dialect, table, [c.name for c in table.primary_key.columns])
-    return _statements[key]
+    def commit(self) -> None:
+        self.ids.update(self.pending)
+        self.pending.clear()
 
+    def rollback(self) -> None:
+        self.pending.clear()
 
-def write(conn: sa.Connection, delta: Delta) -> None:
-    """Add `delta` to both resolutions; upserts in a fixed key order so writers never deadlock."""
-    dialect = conn.dialect.name
-    counts: dict[tuple[Any, ...], int] = defaultdict(int)
-    hist: dict[tuple[Any, ...], int] = defaultdict(int)
-    for key, n in delta.counts.items():
-        for res in RESOLUTIONS:
-            t = key[1] // res * res
-            if key[0] == "c":
-                counts[(res, key[2], t, key[3], key[4])] += n
+    def resolve(self, conn: sa.Connection, pairs: Iterable[Pair]) -> dict[Pair, int]:
+        out: dict[Pair, int] = {}
+        missing = []
+        for pair in pairs:
+            sid = self.ids.get(pair)
+            if sid is None:
+                missing.append(pair)
             else:
-                hist[(res, key[4], key[2], t, key[3], key[5])] += n
-    summary: dict[tuple[Any, ...], list[Any]] = {}
+                out[pair] = sid
+        if missing:
+            if conn.dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            conn.execute(
+                insert(series).on_conflict_do_nothing(index_elements=["name", "queue"]),
+                [{"name": n, "queue": q} for n, q in sorted(set(missing))],
+            )
+            for sid, name, queue in conn.execute(
+                sa.select(series.c.id, series.c.name, series.c.queue).where(
+                    series.c.name.in_({n for n, _ in missing})
+                )
+            ):
+                if (name, queue) in missing or (name, queue) not in self.ids:
+                    self.pending[(name, queue)] = sid
+                    out.setdefault((name, queue), sid)
+        return out
+
+
+def write(conn: sa.Connection, delta: Delta, cache: SeriesCache) -> None:
+    """Add `delta` at both resolutions; rows sorted by key so concurrent writers never deadlock."""
+    pairs = {(k[2], k[3]) for k in delta.counts}
+    pairs.update((k[2], k[3]) for k, _ in delta.observed)
+    pairs.update((k[2], k[3]) for k, _ in delta.retracted)
+    if not pairs:
+        return
+    sids = cache.resolve(conn, pairs)
+    counts: dict[tuple[int, ...], int] = defaultdict(int)
+    hist: dict[tuple[int, ...], int] = defaultdict(int)
+    for key, n in delta.counts.items():
+        sid = sids[(key[2], key[3])]
+        t = key[1]
+        if key[0] == "c":
+            code = METRIC_CODES[key[4]]
+            counts[(MINUTE, sid, t, code)] += n
+            counts[(HOUR, sid, t // HOUR * HOUR, code)] += n
+        else:
+            code = KIND_CODES[key[4]]
+            hist[(MINUTE, code, sid, t, key[5])] += n
+            hist[(HOUR, code, sid, t // HOUR * HOUR, key[5])] += n
+    summary: dict[tuple[int, ...], list[Any]] = {}
     for sign, items in ((1, delta.observed), (-1, delta.retracted)):
         for key, value in items:
+            sid = sids[(key[2], key[3])]
+            code = KIND_CODES[key[4]]
             for res in RESOLUTIONS:
-                k = (res, key[4], key[2], key[1] // res * res, key[3])
-                s = summary.setdefault(k, [0, 0.0, None, None])
+                s = summary.setdefault((res, code, sid, key[1] // res * res), [0, 0.0, None, None])
                 s[0] += sign
                 s[1] += sign * value
                 if sign > 0:
-                    s[2] = value if s[2] is None else min(s[2], value)
-                    s[3] = value if s[3] is None else max(s[3], value)
-    if counts:
-        rows = [
-            {"res": k[0], "name": k[1], "t": k[2], "queue": k[3], "metric": k[4], "n": n}
-            for k, n in sorted(counts.items()) if n
-        ]
-        if rows:
-            conn.execute(_statement(dialect, rollup_counts), rows)
-    if hist:
-        rows = [
-            {"res": k[0], "kind": k[1], "name": k[2], "t": k[3], "queue": k[4], "bucket": k[5],
-             "n": n}
-            for k, n in sorted(hist.items()) if n
-        ]
-        if rows:
-            conn.execute(_statement(dialect, rollup_hist), rows)
-    if summary:
-        rows = [
-            {"res": k[0], "kind": k[1], "name": k[2], "t": k[3], "queue": k[4], "n": s[0],
-             "total": s[1], "lo": s[2], "hi": s[3]}
-            for k, s in sorted(summary.items())
-        ]
-        conn.execute(_statement(dialect, rollup_summary), rows)
+                    s[2] = value if s[2] is None or value < s[2] else s[2]
+                    s[3] = value if s[3] is None or value > s[3] else s[3]
+    dialect = conn.dialect.name
+    rows: list[tuple[Any, ...]] = [(*k, n) for k, n in sorted(counts.items()) if n]
+    if rows:
+        conn.exec_driver_sql(sql(dialect, "counts"), rows)
+    rows = [(*k, n) for k, n in sorted(hist.items()) if n]
+    if rows:
+        conn.exec_driver_sql(sql(dialect, "hist"), rows)
+    rows = [(*k, *s) for k, s in sorted(summary.items())]
+    if rows:
+        conn.exec_driver_sql(sql(dialect, "summary"), rows)
+
+
+def series_ids(
+    conn: sa.Connection, names: Sequence[str], queues: Sequence[str]
+) -> dict[int, Pair]:
+    """The series matching the filter (all of them when it is empty)."""
+    stmt = sa.select(series.c.id, series.c.name, series.c.queue)
+    if names:
+        stmt = stmt.where(series.c.name.in_(list(names)))
+    if queues:
+        stmt = stmt.where(series.c.queue.in_(list(queues)))
+    return {sid: (name, queue) for sid, name, queue in conn.execute(stmt)}
 
 
 def minute_horizon(conn: sa.Connection) -> float:
@@ -126,17 +183,12 @@ def spans(since: float | None, until: float | None, horizon: float) -> list[tupl
     return out
 
 
-def _span_filter(table: sa.Table, res: int, lo: Any, hi: Any, names: Sequence[str],
-                 queues: Sequence[str]) -> list[Any]:
-    cond = [table.c.res == res]
+def _span(table: sa.Table, res: int, lo: Any, hi: Any, sids: Iterable[int]) -> list[Any]:
+    cond = [table.c.res == res, table.c.sid.in_(sorted(sids))]
     if lo is not None:
         cond.append(table.c.t >= lo)
     if hi is not None:
         cond.append(table.c.t < hi)
-    if names:
-        cond.append(table.c.name.in_(list(names)))
-    if queues:
-        cond.append(table.c.queue.in_(list(queues)))
     return cond
 
 
@@ -150,11 +202,15 @@ def read_histogram(
 ) -> tuple[dict[int, int], int, float, float | None, float | None]:
     buckets: dict[int, int] = defaultdict(int)
     n, total, lo, hi = 0, 0.0, None, None
+    sids = series_ids(conn, names, queues)
+    if not sids:
+        return {}, 0, 0.0, None, None
+    code = KIND_CODES[kind]
     for res, a, b in spans(since, until, minute_horizon(conn)):
         h = rollup_hist
         rows = conn.execute(
             sa.select(h.c.bucket, sa.func.sum(h.c.n))
-            .where(h.c.kind == kind, *_span_filter(h, res, a, b, names, queues))
+            .where(h.c.kind == code, *_span(h, res, a, b, sids))
             .group_by(h.c.bucket)
         )
         for bucket, count in rows:
@@ -163,7 +219,7 @@ def read_histogram(
         row = conn.execute(
             sa.select(sa.func.sum(s.c.n), sa.func.sum(s.c.total), sa.func.min(s.c.lo),
                       sa.func.max(s.c.hi))
-            .where(s.c.kind == kind, *_span_filter(s, res, a, b, names, queues))
+            .where(s.c.kind == code, *_span(s, res, a, b, sids))
         ).one()
         if row[0]:
             n += int(row[0])
@@ -182,17 +238,21 @@ def read_counts(
     metrics: Sequence[str],
     step: int,
 ) -> list[tuple[int, str, str, str, int]]:
+    sids = series_ids(conn, names, queues)
+    if not sids:
+        return []
     res = MINUTE if step < HOUR else HOUR
     c = rollup_counts
-    cond = _span_filter(c, res, None if since is None else since // res * res, until, names,
-                        queues)
+    cond = _span(c, res, None if since is None else since // res * res, until, sids)
     if metrics:
-        cond.append(c.c.metric.in_(list(metrics)))
+        cond.append(c.c.metric.in_([METRIC_CODES[m] for m in metrics]))
     bucket = c.c.t if step == res else (c.c.t // step) * step
     rows = conn.execute(
-        sa.select(bucket.label("b"), c.c.name, c.c.queue, c.c.metric, sa.func.sum(c.c.n))
+        sa.select(bucket.label("b"), c.c.sid, c.c.metric, sa.func.sum(c.c.n))
         .where(*cond)
-        .group_by("b", c.c.name, c.c.queue, c.c.metric)
+        .group_by("b", c.c.sid, c.c.metric)
         .order_by("b")
     )
-    return [(int(b), name, queue, metric, int(n)) for b, name, queue, metric, n in rows]
+    return [
+        (int(b), *sids[sid], METRICS[metric - 1], int(n)) for b, sid, metric, n in rows
+    ]

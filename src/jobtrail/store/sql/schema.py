@@ -1,6 +1,7 @@
 """Tables. Timestamps are Unix seconds as doubles: compact, exact enough (µs), the same on both
 backends. Everything a query filters or sorts on is a column; the rest of a record is one JSON doc.
-Roll-up tables are keyed by (resolution, name, ..., bucket start) and only ever added to.
+Roll-up tables are keyed by (resolution, series, bucket start, ...) and only ever added to; reads
+seek them by series id, so they need no secondary index.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ __all__ = [
     "rollup_counts",
     "rollup_hist",
     "rollup_summary",
+    "series",
 ]
 
 metadata = sa.MetaData()
@@ -75,16 +77,24 @@ job_labels = sa.Table(
     sqlite_with_rowid=False,
 )
 
+series = sa.Table(
+    "series",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("queue", sa.String(200), nullable=False),
+    sa.UniqueConstraint("name", "queue", name="uq_series_name_queue"),
+)
+"""One row per (job name, queue): roll-ups refer to it by id, which keeps their rows small."""
+
 rollup_counts = sa.Table(
     "rollup_counts",
     metadata,
     sa.Column("res", sa.Integer, primary_key=True),
-    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("sid", sa.Integer, primary_key=True),
     sa.Column("t", sa.BigInteger, primary_key=True),
-    sa.Column("queue", sa.String(200), primary_key=True),
-    sa.Column("metric", sa.String(40), primary_key=True),
+    sa.Column("metric", sa.SmallInteger, primary_key=True),
     sa.Column("n", sa.BigInteger, nullable=False),
-    sa.Index("ix_rollup_counts_metric", "res", "metric", "t"),
     sqlite_with_rowid=False,
 )
 
@@ -92,13 +102,11 @@ rollup_hist = sa.Table(
     "rollup_hist",
     metadata,
     sa.Column("res", sa.Integer, primary_key=True),
-    sa.Column("kind", sa.String(16), primary_key=True),
-    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.SmallInteger, primary_key=True),
+    sa.Column("sid", sa.Integer, primary_key=True),
     sa.Column("t", sa.BigInteger, primary_key=True),
-    sa.Column("queue", sa.String(200), primary_key=True),
     sa.Column("bucket", sa.Integer, primary_key=True),
     sa.Column("n", sa.BigInteger, nullable=False),
-    sa.Index("ix_rollup_hist_time", "res", "kind", "t"),
     sqlite_with_rowid=False,
 )
 
@@ -106,15 +114,13 @@ rollup_summary = sa.Table(
     "rollup_summary",
     metadata,
     sa.Column("res", sa.Integer, primary_key=True),
-    sa.Column("kind", sa.String(16), primary_key=True),
-    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.SmallInteger, primary_key=True),
+    sa.Column("sid", sa.Integer, primary_key=True),
     sa.Column("t", sa.BigInteger, primary_key=True),
-    sa.Column("queue", sa.String(200), primary_key=True),
     sa.Column("n", sa.BigInteger, nullable=False),
     sa.Column("total", T, nullable=False),
     sa.Column("lo", T),
     sa.Column("hi", T),
-    sa.Index("ix_rollup_summary_time", "res", "kind", "t"),
     sqlite_with_rowid=False,
 )
 

@@ -40,7 +40,8 @@ class SqlStore:
         self.url = url
         self.engine = create_engine(url)
         self.dialect = self.engine.dialect.name
-        self._upsert_jobs = self._job_upsert()
+        self._upsert_jobs = _job_upsert_sql(self.dialect)
+        self._series = rollups.SeriesCache()
         try:
             if migrate:
                 from jobtrail.store.sql.migrate import ensure_current
@@ -54,17 +55,6 @@ class SqlStore:
 
     # ---- writing -------------------------------------------------------------------------
 
-    def _job_upsert(self) -> Any:
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(jobs)
-        return stmt.on_conflict_do_update(
-            index_elements=["id"],
-            set_={c: stmt.excluded[c] for c in (*COLUMNS, "doc") if c != "id"},
-        )
-
     def update(self, job_ids: Sequence[str], change: Change) -> Mapping[str, Record]:
         ids = sorted(set(job_ids))
         delay = 0.01
@@ -76,9 +66,11 @@ class SqlStore:
                     current = self._load(conn, ids)
                     new, delta = change(current)
                     self._write_jobs(conn, current, new)
-                    rollups.write(conn, delta)
+                    rollups.write(conn, delta, self._series)
+                self._series.commit()
                 return new
             except (OperationalError, DBAPIError) as exc:
+                self._series.rollback()
                 if attempt == _RETRIES - 1 or not _transient(exc):
                     raise StoreError(f"could not write to the store: {exc.orig}") from exc
                 time.sleep(delay * (1 + random.random()))
@@ -108,7 +100,7 @@ class SqlStore:
     ) -> None:
         if not new:
             return
-        conn.execute(self._upsert_jobs, [to_row(r) for _, r in sorted(new.items())])
+        conn.exec_driver_sql(self._upsert_jobs, [to_row(r) for _, r in sorted(new.items())])
         drop_res, add_res, drop_lab, add_lab = [], [], [], []
         for job_id, rec in new.items():
             old = current.get(job_id)
@@ -155,7 +147,7 @@ class SqlStore:
         cutoff = int(before // 3600 * 3600)
         removed = 0
         with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-            for table in (rollup_counts, rollup_hist, rollup_summary):
+            for table in (rollup_counts, rollup_hist, rollup_summary):  # minute rows only
                 result = conn.execute(
                     table.delete().where(table.c.res == rollups.MINUTE, table.c.t < cutoff)
                 )
@@ -257,6 +249,16 @@ class SqlStore:
                 sa.select(jobs).where(jobs.c.batch == batch).order_by(jobs.c.created_at)
             ):
                 yield from_row(row)
+
+
+def _job_upsert_sql(dialect: str) -> str:
+    columns = (*COLUMNS, "doc")
+    mark = "%s" if dialect == "postgresql" else "?"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+    return (
+        f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+        f"ON CONFLICT (id) DO UPDATE SET {updates}"
+    )
 
 
 def _transient(exc: DBAPIError) -> bool:

@@ -1,4 +1,4 @@
-"""Initial schema: jobs, resource and label indexes, roll-ups at two resolutions.
+"""Initial schema: jobs, resource and label indexes, series and roll-ups at two resolutions.
 
 Revision ID: 0001
 Revises:
@@ -66,35 +66,43 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     op.create_table(
+        "series",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("queue", sa.String(200), nullable=False),
+        sa.UniqueConstraint("name", "queue", name="uq_series_name_queue"),
+    )
+    op.create_table(
         "rollup_counts",
         sa.Column("res", sa.Integer, primary_key=True),
-        sa.Column("name", sa.String(200), primary_key=True),
+        sa.Column("sid", sa.Integer, primary_key=True),
         sa.Column("t", sa.BigInteger, primary_key=True),
-        sa.Column("queue", sa.String(200), primary_key=True),
-        sa.Column("metric", sa.String(40), primary_key=True),
+        sa.Column("metric", sa.SmallInteger, primary_key=True),
         sa.Column("n", sa.BigInteger, nullable=False),
         sqlite_with_rowid=False,
     )
-    op.create_index("ix_rollup_counts_metric", "rollup_counts", ["res", "metric", "t"])
-    for table in ("rollup_hist", "rollup_summary"):
-        extra = (
-            [sa.Column("bucket", sa.Integer, primary_key=True),
-             sa.Column("n", sa.BigInteger, nullable=False)]
-            if table == "rollup_hist"
-            else [sa.Column("n", sa.BigInteger, nullable=False),
-                  sa.Column("total", T, nullable=False), sa.Column("lo", T), sa.Column("hi", T)]
-        )
-        op.create_table(
-            table,
-            sa.Column("res", sa.Integer, primary_key=True),
-            sa.Column("kind", sa.String(16), primary_key=True),
-            sa.Column("name", sa.String(200), primary_key=True),
-            sa.Column("t", sa.BigInteger, primary_key=True),
-            sa.Column("queue", sa.String(200), primary_key=True),
-            *extra,
-            sqlite_with_rowid=False,
-        )
-        op.create_index(f"ix_{table}_time", table, ["res", "kind", "t"])
+    op.create_table(
+        "rollup_hist",
+        sa.Column("res", sa.Integer, primary_key=True),
+        sa.Column("kind", sa.SmallInteger, primary_key=True),
+        sa.Column("sid", sa.Integer, primary_key=True),
+        sa.Column("t", sa.BigInteger, primary_key=True),
+        sa.Column("bucket", sa.Integer, primary_key=True),
+        sa.Column("n", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
+        "rollup_summary",
+        sa.Column("res", sa.Integer, primary_key=True),
+        sa.Column("kind", sa.SmallInteger, primary_key=True),
+        sa.Column("sid", sa.Integer, primary_key=True),
+        sa.Column("t", sa.BigInteger, primary_key=True),
+        sa.Column("n", sa.BigInteger, nullable=False),
+        sa.Column("total", T, nullable=False),
+        sa.Column("lo", T),
+        sa.Column("hi", T),
+        sqlite_with_rowid=False,
+    )
     op.create_table(
         "jobtrail_meta",
         sa.Column("key", sa.String(64), primary_key=True),
@@ -103,6 +111,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("jobtrail_meta", "rollup_summary", "rollup_hist", "rollup_counts",
+    for table in ("jobtrail_meta", "rollup_summary", "rollup_hist", "rollup_counts", "series",
                   "job_labels", "job_resources", "jobs"):
         op.drop_table(table)
