@@ -48,7 +48,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         try:
-            rules = DEFAULT_RULES
+            rules: tuple[RetentionRule, ...] = DEFAULT_RULES
             if env.get("JOBTRAIL_RETENTION"):
                 rules = parse_rules(r for r in env["JOBTRAIL_RETENTION"].split(",") if r.strip())
             return cls(

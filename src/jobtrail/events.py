@@ -165,9 +165,10 @@ def normalize(raw: Any, now: float) -> dict[str, Any]:
     """A validated, redacted event dict, or `InvalidEvent` with the field and reason."""
     if not isinstance(raw, Mapping):
         raise InvalidEvent(f"event must be a JSON object, got {type(raw).__name__}")
-    unknown = sorted(set(raw) - _ALLOWED)
+    unknown = [k for k in raw if k not in _ALLOWED]
     if unknown:
-        raise InvalidEvent(f"unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
+        unknown.sort(key=str)
+        raise InvalidEvent(f"unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(map(str, unknown))}")
     kind = raw.get("type")
     if kind not in EVENT_TYPES:
         raise _fail("type", f"{kind!r} is not one of {', '.join(sorted(EVENT_TYPES))}")
@@ -175,44 +176,59 @@ def normalize(raw: Any, now: float) -> dict[str, Any]:
     if job_id is None:
         raise _fail("job_id", "is required")
     event: dict[str, Any] = {"job_id": job_id, "type": kind, "at": _timestamp(raw.get("at"), now)}
-    event_id = _string(raw, "event_id", MAX_ID_CHARS)
-    if event_id is not None:
-        event["event_id"] = event_id
-    if raw.get("attempt") is not None:
-        attempt = _count(raw["attempt"], "attempt")
-        if attempt < 1:
-            raise _fail("attempt", "must be ≥ 1")
-        event["attempt"] = attempt
-    for field, limit in (("name", MAX_NAME_CHARS), ("queue", MAX_NAME_CHARS),
-                         ("batch", MAX_ID_CHARS), ("worker", MAX_NAME_CHARS)):
-        value = _string(raw, field, limit)
-        if value is not None:
-            event[field] = value
-    if raw.get("resources") is not None:
-        event["resources"] = _resources(raw["resources"])
-    if raw.get("labels") is not None:
-        event["labels"] = _labels(raw["labels"])
-    if raw.get("args") is not None:
-        args = redact(raw["args"])
-        size = _json_size(args)
-        if size > MAX_ARGS_BYTES:
-            raise _fail("args", f"is {size} bytes of JSON; the limit is {MAX_ARGS_BYTES}")
-        event["args"] = args
-    if raw.get("result") is not None:
-        result = redact(raw["result"])
-        size = _json_size(result)
-        if size > MAX_RESULT_BYTES:
-            raise _fail("result", f"is {size} bytes of JSON; the limit is {MAX_RESULT_BYTES}")
-        event["result"] = result
-    if raw.get("progress") is not None:
-        event["progress"] = _progress(raw["progress"])
-    if raw.get("error") is not None:
-        if kind not in _END_ERRORS:
-            raise _fail("error", f"only failed, retrying and killed events carry one, not {kind}")
-        event["error"] = _error(raw["error"])
-    if raw.get("keep") is not None:
-        event["keep"] = _keep(raw["keep"])
+    for field, value in raw.items():
+        if value is None or field in ("job_id", "type", "at"):
+            continue
+        check = _FIELDS[field]
+        event[field] = check(raw, field, kind)
     return event
+
+
+def _text(limit: int) -> Any:
+    return lambda raw, field, kind: _string(raw, field, limit)
+
+
+def _attempt(raw: Mapping[str, Any], field: str, kind: str) -> int:
+    attempt = _count(raw[field], field)
+    if attempt < 1:
+        raise _fail(field, "must be ≥ 1")
+    return attempt
+
+
+def _capped(limit: int) -> Any:
+    def check(raw: Mapping[str, Any], field: str, kind: str) -> Any:
+        value = raw[field]
+        if not isinstance(value, str | int | float | bool):
+            value = redact(value)
+        size = _json_size(value)
+        if size > limit:
+            raise _fail(field, f"is {size} bytes of JSON; the limit is {limit}")
+        return value
+
+    return check
+
+
+def _error_field(raw: Mapping[str, Any], field: str, kind: str) -> dict[str, str]:
+    if kind not in _END_ERRORS:
+        raise _fail("error", f"only failed, retrying and killed events carry one, not {kind}")
+    return _error(raw[field])
+
+
+_FIELDS: dict[str, Any] = {
+    "event_id": _text(MAX_ID_CHARS),
+    "attempt": _attempt,
+    "name": _text(MAX_NAME_CHARS),
+    "queue": _text(MAX_NAME_CHARS),
+    "batch": _text(MAX_ID_CHARS),
+    "worker": _text(MAX_NAME_CHARS),
+    "resources": lambda raw, field, kind: _resources(raw[field]),
+    "labels": lambda raw, field, kind: _labels(raw[field]),
+    "args": _capped(MAX_ARGS_BYTES),
+    "result": _capped(MAX_RESULT_BYTES),
+    "progress": lambda raw, field, kind: _progress(raw[field]),
+    "error": _error_field,
+    "keep": lambda raw, field, kind: _keep(raw[field]),
+}
 
 
 def _resources(value: Any) -> list[str]:

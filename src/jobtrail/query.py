@@ -78,8 +78,8 @@ def build_filter(
         batch=batch or None,
         resource=resource or None,
         labels=_labels(labels),
-        since=None if since in (None, "") else parse_instant(since, now),  # type: ignore[arg-type]
-        until=None if until in (None, "") else parse_instant(until, now),  # type: ignore[arg-type]
+        since=None if since is None or since == "" else parse_instant(since, now),
+        until=None if until is None or until == "" else parse_instant(until, now),
         ids=tuple(ids or ()),
     )
 

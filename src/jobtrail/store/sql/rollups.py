@@ -78,12 +78,8 @@ class SeriesCache:
             else:
                 out[pair] = sid
         if missing:
-            if conn.dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert
             conn.execute(
-                insert(series).on_conflict_do_nothing(index_elements=["name", "queue"]),
+                _insert_ignoring_conflicts(conn.dialect.name),
                 [{"name": n, "queue": q} for n, q in sorted(set(missing))],
             )
             for sid, name, queue in conn.execute(
@@ -95,6 +91,16 @@ class SeriesCache:
                     self.pending[(name, queue)] = sid
                     out.setdefault((name, queue), sid)
         return out
+
+
+def _insert_ignoring_conflicts(dialect: str) -> sa.Executable:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(series).on_conflict_do_nothing(index_elements=["name", "queue"])
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(series).on_conflict_do_nothing(index_elements=["name", "queue"])
 
 
 def write(conn: sa.Connection, delta: Delta, cache: SeriesCache) -> None:

@@ -101,7 +101,10 @@ class SqlStore:
         if not new:
             return
         conn.exec_driver_sql(self._upsert_jobs, [to_row(r) for _, r in sorted(new.items())])
-        drop_res, add_res, drop_lab, add_lab = [], [], [], []
+        drop_res: list[tuple[Any, ...]] = []
+        add_res: list[tuple[Any, ...]] = []
+        drop_lab: list[tuple[Any, ...]] = []
+        add_lab: list[tuple[Any, ...]] = []
         for job_id, rec in new.items():
             old = current.get(job_id)
             old_res = _resource_keys(old)
