@@ -23,6 +23,7 @@ __all__ = [
     "build_filter",
     "decode_cursor",
     "encode_cursor",
+    "load_series",
 ]
 
 Progress = Callable[[int], None]
@@ -255,3 +256,40 @@ def batch_summary(store: Store, batch_id: str) -> BatchSummary:
         finished=all_done,
     )
 
+
+
+def load_series(
+    store: Store,
+    since: float,
+    until: float,
+    step: int = 3600,
+    names: Sequence[str] = (),
+    queues: Sequence[str] = (),
+) -> list[tuple[int, int, int]]:
+    """(bucket start, queued, running at the bucket's end) every `step` seconds over [since, until).
+
+    The roll-ups hold +1/−1 deltas when jobs enter and leave the queue and a worker; the level at a
+    time is their running sum from the beginning, read from hourly rows up to the window and at
+    `step` resolution inside it (60 uses per-minute rows, while they are kept).
+    """
+    if step < 60 or (step >= 3600 and step % 3600) or (step < 3600 and 3600 % step):
+        raise InvalidInput("step must divide an hour (60 s at least) or be whole hours")
+    metrics = ("load:queued", "load:running")
+    start = int(since // 3600 * 3600)
+    level = {"load:queued": 0, "load:running": 0}
+    for _, _, _, metric, n in store.rollup_counts(None, start, names, queues, metrics, 3600):
+        level[metric] += n
+    deltas: dict[int, dict[str, int]] = {}
+    for t, _, _, metric, n in store.rollup_counts(start, until, names, queues, metrics, step):
+        deltas.setdefault(t, {"load:queued": 0, "load:running": 0})[metric] += n
+    out = []
+    t = start
+    while t < until:
+        # The level at the end of the bucket: jobs that came and went inside one bucket do not
+        # show, so charts of short jobs use per-minute steps (kept for recent days).
+        for metric, n in deltas.get(t, {}).items():
+            level[metric] += n
+        if t + step > since:
+            out.append((t, max(0, level["load:queued"]), max(0, level["load:running"])))
+        t += step
+    return out
