@@ -30,7 +30,9 @@ class Settings:
 
     Environment variables (see `from_env`): JOBTRAIL_URL, JOBTRAIL_TOKEN, JOBTRAIL_RETENTION
     (comma-separated rules such as "succeeded=7d,reports.send=1d"), JOBTRAIL_MINUTE_ROLLUP_DAYS,
-    JOBTRAIL_FLUSH_INTERVAL, JOBTRAIL_BATCH_SIZE, JOBTRAIL_BUFFER_SIZE, JOBTRAIL_HEARTBEAT_INTERVAL.
+    JOBTRAIL_FLUSH_INTERVAL, JOBTRAIL_BATCH_SIZE, JOBTRAIL_BUFFER_SIZE, JOBTRAIL_HEARTBEAT_INTERVAL;
+    for the server JOBTRAIL_TOKENS (comma-separated "scopes:token") and JOBTRAIL_TOKENS_FILE (one
+    "scopes:token" per line, # comments), JOBTRAIL_MAX_EVENTS, JOBTRAIL_MAX_BODY_BYTES.
     """
 
     url: str | None = None
@@ -42,6 +44,10 @@ class Settings:
     buffer_size: int = 100_000
     heartbeat_interval: float = 30.0
     exit_timeout: float = 5.0
+    tokens: tuple[str, ...] = ()
+    """Server tokens as "scopes:secret" (scopes joined by +) or "scopes:sha256:<hex>" (hashed)."""
+    max_events: int = 10_000
+    max_body_bytes: int = 10 * 1024 * 1024
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -60,9 +66,25 @@ class Settings:
                 batch_size=int(env.get("JOBTRAIL_BATCH_SIZE", 500)),
                 buffer_size=int(env.get("JOBTRAIL_BUFFER_SIZE", 100_000)),
                 heartbeat_interval=parse_duration(env.get("JOBTRAIL_HEARTBEAT_INTERVAL", "30s")),
+                tokens=_tokens(env),
+                max_events=int(env.get("JOBTRAIL_MAX_EVENTS", 10_000)),
+                max_body_bytes=int(env.get("JOBTRAIL_MAX_BODY_BYTES", 10 * 1024 * 1024)),
             )
         except (InvalidInput, ValueError) as exc:
             raise ConfigError(f"invalid jobtrail setting: {exc}") from None
 
     def resolved_url(self) -> str:
+        """The URL to use: the configured one, else the default SQLite file."""
         return self.url or default_url()
+
+
+def _tokens(env: Mapping[str, str]) -> tuple[str, ...]:
+    specs = [t.strip() for t in env.get("JOBTRAIL_TOKENS", "").split(",") if t.strip()]
+    path = env.get("JOBTRAIL_TOKENS_FILE")
+    if path:
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError as exc:
+            raise ConfigError(f"cannot read JOBTRAIL_TOKENS_FILE {path!r}: {exc}") from None
+        specs += [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    return tuple(specs)

@@ -111,6 +111,8 @@ def _string(event: Mapping[str, Any], field: str, limit: int) -> str | None:
         raise _fail(field, f"must be a string, got {type(value).__name__}")
     if not value.strip():
         raise _fail(field, "must not be empty")
+    if "\x00" in value:
+        raise _fail(field, "must not contain NUL characters")
     if len(value) > limit:
         raise _fail(field, f"is {len(value)} characters; the limit is {limit}")
     return value
@@ -143,9 +145,13 @@ def _timestamp(value: Any, now: float) -> float:
     return at
 
 
-def _count(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _fail(field, "must be a whole number ≥ 0")
+MAX_COUNT = 10**12
+MAX_ATTEMPT = 10_000
+
+
+def _count(value: Any, field: str, limit: int = MAX_COUNT) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        raise _fail(field, f"must be a whole number from 0 to {limit}")
     return value
 
 
@@ -189,7 +195,7 @@ def _text(limit: int) -> Any:
 
 
 def _attempt(raw: Mapping[str, Any], field: str, kind: str) -> int:
-    attempt = _count(raw[field], field)
+    attempt = _count(raw[field], field, MAX_ATTEMPT)
     if attempt < 1:
         raise _fail(field, "must be ≥ 1")
     return attempt
@@ -238,7 +244,8 @@ def _resources(value: Any) -> list[str]:
         raise _fail("resources", f"has {len(value)} entries; the limit is {MAX_RESOURCES}")
     out = []
     for item in value:
-        if not isinstance(item, str) or not _RESOURCE.match(item) or len(item) > MAX_ID_CHARS:
+        if (not isinstance(item, str) or not _RESOURCE.match(item) or len(item) > MAX_ID_CHARS
+                or "\x00" in item):
             raise _fail("resources", f"{item!r} is not a 'Type:id' string such as 'TaskPlan:42'")
         out.append(item)
     return sorted(set(out))
@@ -256,6 +263,8 @@ def _labels(value: Any) -> dict[str, str]:
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             raise _fail("labels", f"value of {key!r} must be a string")
         text = str(item)
+        if "\x00" in text:
+            raise _fail("labels", f"value of {key!r} must not contain NUL characters")
         if len(text) > MAX_NAME_CHARS:
             raise _fail("labels", f"value of {key!r} is longer than {MAX_NAME_CHARS} characters")
         out[key] = text

@@ -118,5 +118,5 @@ class JobHandle:
                 self.fail(exc, kind="killed")
             else:
                 self.fail(exc)
-        except Exception:
+        except Exception:  # noqa: BLE001 - recording must never replace the job's own outcome
             print("jobtrail: could not record the end of a job", file=sys.stderr)

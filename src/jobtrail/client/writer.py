@@ -112,7 +112,7 @@ class Writer:
             if self._tick is not None:
                 try:
                     self._tick()
-                except Exception:
+                except Exception:  # noqa: BLE001 - the writer thread must outlive any sink or callback failure
                     self.stats.record_errors += 1
             if not batch:
                 continue
@@ -136,7 +136,7 @@ class Writer:
     def _deliver(self, batch: list[dict[str, Any]]) -> bool:
         try:
             result = self._send(batch)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - never let the sink's failure escape
             self.stats.send_errors += 1
             self.warn_once("send", "jobtrail: could not record events (will retry): %s", exc)
             return False
@@ -144,7 +144,7 @@ class Writer:
         if self._on_result is not None:
             try:
                 self._on_result(result)
-            except Exception:
+            except Exception:  # noqa: BLE001 - the writer thread must outlive any sink or callback failure
                 self.stats.record_errors += 1
         return True
 

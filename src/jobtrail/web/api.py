@@ -1,0 +1,234 @@
+"""HTTP API v1 (SPEC §5). Route functions are sync (`def`), so FastAPI runs the synchronous store
+in its threadpool and the event loop never blocks on the database."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse
+
+from jobtrail.errors import InvalidInput, NotFound
+from jobtrail.ingest import ingest
+from jobtrail.model import Job, JobFilter
+from jobtrail.query import JobQuery, batch_summary, build_filter
+from jobtrail.states import TERMINAL
+from jobtrail.store.base import Store
+from jobtrail.web.errors import ApiError
+from jobtrail.web.schemas import (
+    BatchOut,
+    BulkIn,
+    BulkOut,
+    ErrorOut,
+    EventsIn,
+    HealthOut,
+    IngestOut,
+    JobOut,
+    JobsPage,
+    KillOut,
+    StatsOut,
+)
+
+__all__ = ["router"]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 503)
+}
+router = APIRouter(prefix="/api/v1", responses=_ERRORS)
+Many = Annotated[list[str], Query()]
+
+
+def store_of(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def need(scope: str) -> Callable[[Request], None]:
+    """A dependency that admits requests whose bearer token has `scope` (or no tokens are set)."""
+
+    def check(request: Request) -> None:
+        tokens = request.app.state.tokens
+        if not tokens.enabled:
+            return
+        header = request.headers.get("authorization", "")
+        kind, _, token = header.partition(" ")
+        if kind.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "missing bearer token (Authorization: Bearer <token>)")
+        scopes = tokens.scopes(token.strip())
+        if scopes is None:
+            raise ApiError(401, "invalid token")
+        if scope not in scopes:
+            raise ApiError(403, f"this token lacks the {scope!r} scope")
+
+    check.__name__ = f"need_{scope}"
+    return check
+
+
+def _flat(values: list[str]) -> list[str]:
+    out = [v.strip() for value in values for v in value.split(",") if v.strip()]
+    for v in out:
+        if "\x00" in v:
+            raise InvalidInput("filter values must not contain NUL characters")
+    return out
+
+
+def filters(
+    state: Many = [],  # noqa: B006 - FastAPI copies defaults per request
+    name: Many = [],  # noqa: B006
+    queue: Many = [],  # noqa: B006
+    batch: str | None = None,
+    resource: str | None = None,
+    label: Annotated[list[str], Query(description="key:value or key=value; repeatable")] = [],  # noqa: B006
+    since: Annotated[str | None, Query(description="RFC 3339, Unix seconds, or a span like 7d")] = None,
+    until: str | None = None,
+) -> JobFilter:
+    for value in (batch, resource, since, until, *label):
+        if value is not None and "\x00" in value:
+            raise InvalidInput("filter values must not contain NUL characters")
+    return build_filter(state=_flat(state), name=_flat(name), queue=_flat(queue), batch=batch,
+                        resource=resource, labels=label, since=since, until=until)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"request body is larger than the {limit}-byte limit")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"request body is larger than the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/events",
+    response_model=IngestOut,
+    dependencies=[Depends(need("ingest"))],
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": EventsIn.model_json_schema()}}}},
+)
+async def post_events(request: Request) -> dict[str, Any]:
+    """Record a batch of events; invalid ones are rejected by index, the rest stored."""
+    settings = request.app.state.settings
+    body = await _read_body(request, settings.max_body_bytes)
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"malformed JSON: {exc}") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+        raise ApiError(422, 'body must be {"events": [...]}')
+    if set(payload) - {"events"}:
+        raise ApiError(422, f"unknown field(s): {', '.join(sorted(set(payload) - {'events'}))}")
+    events = payload["events"]
+    if len(events) > settings.max_events:
+        raise ApiError(413, f"{len(events)} events in one request; the limit is {settings.max_events}")
+    result = await run_in_threadpool(ingest, store_of(request), events)
+    return result.as_dict()
+
+
+@router.get("/jobs", response_model=JobsPage, dependencies=[Depends(need("read"))])
+def list_jobs(
+    request: Request,
+    flt: Annotated[JobFilter, Depends(filters)],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Jobs newest first; pass `next_cursor` back as `cursor` for the next page."""
+    page = JobQuery(store_of(request), flt).page(limit=limit, cursor=cursor)
+    return {"jobs": [j.as_dict() for j in page.jobs], "next_cursor": page.next_cursor}
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, dependencies=[Depends(need("read"))])
+def get_job(request: Request, job_id: str) -> dict[str, Any]:
+    record = store_of(request).get(job_id)
+    if record is None:
+        raise NotFound(f"no job {job_id!r}")
+    return Job.from_record(record).as_dict()
+
+
+@router.get("/batches/{batch_id}", response_model=BatchOut, dependencies=[Depends(need("read"))])
+def get_batch(request: Request, batch_id: str) -> dict[str, Any]:
+    return batch_summary(store_of(request), batch_id).as_dict()
+
+
+@router.get("/stats", response_model=StatsOut, dependencies=[Depends(need("read"))])
+def get_stats(
+    request: Request,
+    flt: Annotated[JobFilter, Depends(filters)],
+    by: Annotated[str, Query(pattern="^(state|name|queue)$")] = "state",
+    exact: bool = False,
+) -> dict[str, Any]:
+    """Counts of matching jobs per `by`, and run/wait statistics (and where they came from)."""
+    query = JobQuery(store_of(request), flt)
+    counts = query.counts(by)
+    stats = query.stats(exact=exact)
+    return {"count": sum(counts.values()), "counts": counts, **stats.as_dict()}
+
+
+@router.post("/jobs/{job_id}/kill", response_model=KillOut, dependencies=[Depends(need("admin"))])
+def kill_job(request: Request, job_id: str) -> dict[str, Any]:
+    """Flag one job for killing; the job learns it on its next heartbeat."""
+    store = store_of(request)
+    record = store.get(job_id)
+    if record is None:
+        raise NotFound(f"no job {job_id!r}")
+    if record["state"] in TERMINAL:
+        raise ApiError(409, f"job {job_id!r} already finished ({record['state']})")
+    ingest(store, [{"job_id": job_id, "type": "kill_requested", "at": time.time()}])
+    updated = store.get(job_id)
+    assert updated is not None
+    return {"job": Job.from_record(updated).as_dict()}
+
+
+def _bulk_filter(body: BulkIn) -> JobFilter:
+    f = body.filter
+    flt = build_filter(state=f.state, name=f.name, queue=f.queue, batch=f.batch, resource=f.resource,
+                       labels=f.labels, since=f.since, until=f.until)
+    if flt == JobFilter() and not body.all:
+        raise InvalidInput('an empty filter matches every job; send "all": true to mean that')
+    return flt
+
+
+@router.post("/jobs/kill", response_model=BulkOut, dependencies=[Depends(need("admin"))])
+def bulk_kill(request: Request, body: BulkIn) -> dict[str, Any]:
+    """Flag every matching unfinished job; `dry_run` (the default) only counts them."""
+    n = JobQuery(store_of(request), _bulk_filter(body)).request_kill(dry_run=body.dry_run)
+    return {"matched": n, "dry_run": body.dry_run}
+
+
+@router.post("/jobs/delete", response_model=BulkOut, dependencies=[Depends(need("admin"))])
+def bulk_delete(request: Request, body: BulkIn) -> dict[str, Any]:
+    """Delete every matching job's row (statistics keep them); `dry_run` only counts."""
+    n = JobQuery(store_of(request), _bulk_filter(body)).delete(dry_run=body.dry_run)
+    return {"matched": n, "dry_run": body.dry_run}
+
+
+@router.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
+def health(request: Request) -> Any:
+    """Liveness of the store for now; the monitoring checks (queues, workers, periodic jobs)
+    join here. 200 when healthy or degraded, 503 when unhealthy."""
+    from fastapi.responses import JSONResponse
+
+    try:
+        store_of(request).count(JobFilter(ids=("-",)))
+        check = {"name": "store", "level": "healthy", "reason": "the database answers"}
+    except Exception as exc:  # noqa: BLE001 - any failure to answer is the finding
+        check = {"name": "store", "level": "unhealthy", "reason": f"the database does not answer: {exc}"}
+    status = check["level"]
+    body = {"status": status, "checks": [check]}
+    return JSONResponse(body, status_code=503 if status == "unhealthy" else 200)
+
+
+metrics_router = APIRouter()
+
+
+@metrics_router.get("/metrics", response_class=PlainTextResponse, dependencies=[Depends(need("read"))])
+def metrics() -> str:
+    """Prometheus text format. The metrics themselves come with the monitoring work."""
+    return "# jobtrail: metrics are not exported yet\n"

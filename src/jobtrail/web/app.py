@@ -1,0 +1,50 @@
+"""The ASGI app factory: API (and later the dashboard) over one store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import jobtrail
+from jobtrail.config import Settings
+from jobtrail.store import Store, open_store
+from jobtrail.web import errors
+from jobtrail.web.api import metrics_router, router
+from jobtrail.web.auth import TokenTable
+
+__all__ = ["app_from_env", "asgi_app"]
+
+
+def asgi_app(target: str | Store | None = None, settings: Settings | None = None) -> FastAPI:
+    """The whole app over a database URL or an open store; mountable in a user's app
+    (`app.mount("/jobs", jobtrail.asgi_app(url))`). Holds no job state of its own."""
+    settings = settings or Settings.from_env()
+    owned = not hasattr(target, "update")
+    store: Store = open_store(target or settings.resolved_url()) if owned else target  # type: ignore[arg-type,assignment]
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            store.close()
+
+    app = FastAPI(
+        title="jobtrail",
+        version=jobtrail.__version__,
+        description="Track and monitor background jobs: HTTP API v1.",
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    app.state.settings = settings
+    app.state.tokens = TokenTable(settings.tokens)
+    errors.install(app)
+    app.include_router(router)
+    app.include_router(metrics_router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """For `uvicorn --factory jobtrail.web:app_from_env` (and `jobtrail serve --workers N`)."""
+    return asgi_app()
