@@ -45,4 +45,14 @@ __all__ = [
     "Summary",
     "Trail",
     "__version__",
+    "asgi_app",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The web app pulls in FastAPI; job processes that only track should not pay for that import.
+    if name == "asgi_app":
+        from jobtrail.web import asgi_app
+
+        return asgi_app
+    raise AttributeError(f"module 'jobtrail' has no attribute {name!r}")
