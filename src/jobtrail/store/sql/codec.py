@@ -25,6 +25,7 @@ _DOC_FIELDS = (
     "scheduled_at",
     "lost_at",
 )
+_EMPTY_DEFAULT = frozenset({"labels", "resources"})
 _REFS = {"c": "created_at", "s": "started_at", "f": "finished_at", "u": "updated_at",
          "h": "heartbeat_at"}
 _NAME = COLUMNS.index("name")
@@ -81,7 +82,10 @@ _CLOCK_KEYS = ("name", "queue", "batch", "args", "worker", "result", "keep", "pr
 def to_row(record: dict[str, Any]) -> tuple[Any, ...]:
     """Values in `COLUMNS` order, then the doc: a positional JSON array (`_DOC_FIELDS`, then
     attempts, then the clock), trailing empty entries dropped, so common jobs cost few bytes."""
-    doc: list[Any] = [record[f] if record[f] not in ({}, []) else None for f in _DOC_FIELDS]
+    # Empty labels and resources are their defaults; an empty args or result is a real value.
+    doc: list[Any] = [
+        None if f in _EMPTY_DEFAULT and not record[f] else record[f] for f in _DOC_FIELDS
+    ]
     doc.append(_encode_attempts(record) or None)
     clock = {k: _ref(v, record) for k, v in record["clock"].items()}
     doc.append([clock.pop(k, None) for k in _CLOCK_KEYS] + ([clock] if clock else []))
