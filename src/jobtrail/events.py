@@ -87,8 +87,11 @@ def redact(value: Any) -> Any:
     return value
 
 
+_compact = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
 def _json_size(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":"), default=str).encode())
+    return len(_compact(value).encode())
 
 
 def cap_args(value: Any, limit: int = MAX_ARGS_BYTES) -> Any:

@@ -133,12 +133,35 @@ class Delta:
     retracted: list[tuple[Key, float]]
 
 
+def _relevant(record: dict[str, Any]) -> tuple[Any, ...]:
+    """Everything `facts` reads: when it is equal, the facts are too (heartbeats, most progress)."""
+    terminal = record["state"] in TERMINAL
+    return (
+        record["name"],
+        record["queue"],
+        record["state"],
+        record["scheduled_at"],
+        record["kill_requested_at"],
+        record["lost_at"] if record["state"] == "lost" else None,
+        record["finished_at"],
+        record["progress"] if terminal else None,
+        record["attempts"],
+    )
+
+
 def diff(pairs: Iterable[tuple[dict[str, Any] | None, dict[str, Any] | None]]) -> Delta:
     """The roll-up delta of replacing each old record by its new one."""
     counts: Counter[Key] = Counter()
     observed: list[tuple[Key, float]] = []
     retracted: list[tuple[Key, float]] = []
     for old, new in pairs:
+        if old is None:
+            new_counts, new_obs = facts(new)
+            counts.update(new_counts)
+            observed.extend(new_obs)
+            continue
+        if new is not None and _relevant(old) == _relevant(new):
+            continue
         old_counts, old_obs = facts(old)
         new_counts, new_obs = facts(new)
         if old_counts == new_counts and old_obs == new_obs:

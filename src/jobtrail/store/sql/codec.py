@@ -25,6 +25,7 @@ _DOC_FIELDS = (
     "scheduled_at",
     "lost_at",
 )
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 _EMPTY_DEFAULT = frozenset({"labels", "resources"})
 _REFS = {"c": "created_at", "s": "started_at", "f": "finished_at", "u": "updated_at",
          "h": "heartbeat_at"}
@@ -93,7 +94,7 @@ def to_row(record: dict[str, Any]) -> tuple[Any, ...]:
         doc.pop()
     values = [record[c] for c in COLUMNS]
     values[_NAME] = record["name"] or ""
-    values.append(json.dumps(doc, separators=(",", ":")))
+    values.append(_encode(doc))
     return tuple(values)
 
 
