@@ -7,10 +7,10 @@ import functools
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
+from jobtrail.client.ids import new_job_id
 from jobtrail.client.tracking import JobHandle
 from jobtrail.client.writer import Writer, WriterStats
 from jobtrail.config import Settings
@@ -30,7 +30,7 @@ R = TypeVar("R")
 
 
 def _new_id() -> str:
-    return uuid.uuid4().hex
+    return new_job_id()
 
 
 class Trail:
@@ -96,7 +96,7 @@ class Trail:
     def _emit(self, event: dict[str, Any]) -> None:
         try:
             self._writer.put(event)
-        except Exception:
+        except Exception:  # noqa: BLE001 - tracking never raises into job code
             self._writer.stats.record_errors += 1
 
     @property
