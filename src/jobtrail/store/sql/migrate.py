@@ -40,17 +40,15 @@ def current_revision(engine: sa.Engine) -> str | None:
 
 
 def _run(engine: sa.Engine, action: str, target: str) -> None:
-    with engine.connect().execution_options(**WRITE) as conn:
+    """Run an Alembic command on one connection, inside one transaction that also holds the
+    migration lock (PostgreSQL: a transaction-scoped advisory lock; SQLite: BEGIN IMMEDIATE), so
+    concurrent migrators take turns and a failure can never leave the lock held."""
+    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
         if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK_KEY})
-        else:
-            conn.begin()  # BEGIN IMMEDIATE: concurrent migrators on one file take turns
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         cfg = _config()
         cfg.attributes["connection"] = conn
         getattr(command, action)(cfg, target)
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
-        conn.commit()
 
 
 def upgrade(engine: sa.Engine, target: str = "head") -> None:
@@ -67,7 +65,7 @@ def ensure_current(engine: sa.Engine) -> None:
     if current == head:
         return
     if current is None or engine.dialect.name == "sqlite":
-        upgrade(engine)
+        upgrade(engine)  # a no-op when a concurrent opener got there first (Alembic re-reads)
         return
     raise StoreError(
         f"the database is at migration {current}, this jobtrail needs {head}: run `jobtrail db upgrade`"
