@@ -170,6 +170,19 @@ class Job:
             timestamps=dict(sorted(stamps.items(), key=lambda kv: kv[1])),
         )
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Job:
+        """The inverse of `as_dict` (what a remote `Trail` reads from the HTTP API)."""
+        fields = {f: d[f] for f in cls.__dataclass_fields__ if f in d}
+        fields["labels"] = dict(d.get("labels") or {})
+        fields["resources"] = tuple(d.get("resources") or ())
+        fields["timestamps"] = dict(d.get("timestamps") or {})
+        fields["attempts"] = tuple(
+            Attempt(**{f: a.get(f) for f in Attempt.__dataclass_fields__})
+            for a in d.get("attempts") or ()
+        )
+        return cls(**fields)
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (CLI --json, HTTP API)."""
         out = {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "attempts"}
@@ -201,6 +214,11 @@ class Summary:
     p95: float | None
     p99: float | None
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Summary:
+        return cls(int(d.get("count") or 0), d.get("min"), d.get("avg"), d.get("max"), d.get("p50"),
+                   d.get("p95"), d.get("p99"))
+
     def as_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
@@ -212,6 +230,10 @@ class Stats:
     run: Summary
     wait: Summary
     source: str
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Stats:
+        return cls(Summary.from_dict(d["run"]), Summary.from_dict(d["wait"]), str(d["source"]))
 
     def as_dict(self) -> dict[str, Any]:
         return {"run": self.run.as_dict(), "wait": self.wait.as_dict(), "source": self.source}
@@ -231,6 +253,12 @@ class BatchSummary:
     first_started_at: float | None
     last_finished_at: float | None
     finished: bool
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> BatchSummary:
+        fields = {f: d[f] for f in cls.__dataclass_fields__ if f in d}
+        fields["counts"] = dict(d.get("counts") or {})
+        return cls(**fields)
 
     def as_dict(self) -> dict[str, Any]:
         out = {f: getattr(self, f) for f in self.__dataclass_fields__}

@@ -1,5 +1,5 @@
 """`Trail`: the one object users hold. Reads (jobs, get, batch, stats) and tracking (enqueued,
-track, @job) over a database URL; a remote server URL comes with `jobtrail serve`."""
+track, @job) over a database URL, or over HTTP to a `jobtrail serve` server at an http(s) URL."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from jobtrail.client.ids import new_job_id
 from jobtrail.client.tracking import JobHandle
@@ -21,6 +22,10 @@ from jobtrail.model import BatchSummary, Job
 from jobtrail.query import JobQuery, TimeArg, batch_summary, build_filter
 from jobtrail.retention import SweepResult, sweep
 from jobtrail.store import Store, open_store
+
+if TYPE_CHECKING:
+    from jobtrail.client.http_sink import HttpSink
+    from jobtrail.client.remote import RemoteClient
 
 __all__ = ["Trail"]
 
@@ -35,14 +40,28 @@ def _new_id() -> str:
 
 class Trail:
     """Track jobs and query them. `Trail()` uses JOBTRAIL_URL, else a SQLite file in the user data
-    directory; `Trail("postgresql://...")` or `Trail("sqlite:///jobs.db")` name one."""
+    directory; `Trail("postgresql://...")` or `Trail("sqlite:///jobs.db")` name one.
+
+    `Trail("http://host:8765", token=...)` talks to a jobtrail server instead (token default:
+    JOBTRAIL_TOKEN): the same reads over its API, and tracking that spills to disk while the server
+    is unreachable. `settings.extra` may hold "spill_dir", "spill_max_bytes" and
+    "retry_max_seconds" for it.
+    """
 
     def __init__(self, url: str | None = None, *, settings: Settings | None = None,
-                 store: Store | None = None) -> None:
+                 store: Store | None = None, token: str | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.url = url or (store.url if store is not None else self.settings.resolved_url())
-        if self.url.startswith(("http://", "https://")):
-            raise ConfigError("a server URL needs the HTTP client, which is not available yet")
+        self.token = token if token is not None else self.settings.token
+        self._remote: RemoteClient | None = None
+        self._sink: HttpSink | None = None
+        send: Callable[[list[dict[str, Any]]], Any] = self._send
+        tick: Callable[[], None] = self._beat
+        if self.url.startswith(("http://", "https://")):  # a server; httpx is loaded only then
+            if store is not None:
+                raise ConfigError("a Trail talks either to a server URL or to a store, not both")
+            self._remote, self._sink = _remote(self.url, self.token, self.settings, self._on_result)
+            send, tick = self._sink.send, self._remote_tick
         self._store = store
         self._store_lock = threading.Lock()
         self._kills: set[str] = set()
@@ -51,12 +70,13 @@ class Trail:
         self.periodic: dict[str, dict[str, Any]] = {}
         s = self.settings
         self._writer = Writer(
-            self._send,
+            send,
             capacity=s.buffer_size,
             batch_size=s.batch_size,
-            interval=s.flush_interval,
+            # The writer's turn is what sends heartbeats, so it comes at least twice per interval.
+            interval=min(s.flush_interval, max(s.heartbeat_interval / 2, 0.01)),
             on_result=self._on_result,
-            tick=self._beat,
+            tick=tick,
             exit_timeout=s.exit_timeout,
         )
 
@@ -64,6 +84,8 @@ class Trail:
 
     @property
     def store(self) -> Store:
+        if self._remote is not None:
+            return self._remote.no_store  # raises ConfigError on use: the server owns the database
         if self._store is None:
             with self._store_lock:
                 if self._store is None:
@@ -82,8 +104,10 @@ class Trail:
             )
         return result
 
-    def _on_result(self, result: IngestResult) -> None:
-        self._kills.update(j for j in result.control if j in self._live)
+    def _on_result(self, result: IngestResult | Mapping[str, Any]) -> None:
+        """Kill requests the store or server named in its answer reach the running jobs."""
+        control = (result.get("control") or {}) if isinstance(result, Mapping) else result.control
+        self._kills.update(j for j in control if j in self._live)
 
     def _beat(self) -> None:
         """Runs on the writer thread: heartbeats for live jobs, which also fetch kill requests."""
@@ -93,6 +117,11 @@ class Trail:
             for handle in list(self._live.values()):
                 handle.heartbeat()
 
+    def _remote_tick(self) -> None:
+        self._beat()
+        if self._sink is not None:
+            self._sink.tick()
+
     def _emit(self, event: dict[str, Any]) -> None:
         try:
             self._writer.put(event)
@@ -101,15 +130,26 @@ class Trail:
 
     @property
     def stats(self) -> WriterStats:
-        """How many events were sent, dropped, rejected; send errors."""
+        """How many events were sent, dropped, rejected; send errors (and, for a server, spilled)."""
+        if self._sink is not None:
+            return self._sink.stats(self._writer.stats)
         return self._writer.stats
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Write everything tracked so far; False if that took longer than `timeout`."""
-        return self._writer.flush(timeout)
+        """Write everything tracked so far (for a server: spilled events too); False if that took
+        longer than `timeout`."""
+        deadline = time.monotonic() + timeout
+        done = self._writer.flush(timeout)
+        if self._sink is None or not done:
+            return done
+        return self._sink.drain(max(deadline - time.monotonic(), 0.0))
 
     def close(self) -> None:
         self._writer.close()
+        if self._sink is not None:
+            self._sink.close(self.settings.exit_timeout)
+        if self._remote is not None:
+            self._remote.close()
         if self._store is not None:
             self._store.close()
 
@@ -123,6 +163,10 @@ class Trail:
 
     def _fields(self, **fields: Any) -> dict[str, Any]:
         out = {k: v for k, v in fields.items() if v is not None and v != [] and v != {}}
+        if fields.get("args") is not None:
+            # A snapshot (capped in size), so a job that mutates its arguments while it runs
+            # does not rewrite what was tracked before the writer thread sends it.
+            out["args"] = cap_args(fields["args"])
         if "resources" in out:
             out["resources"] = list(out["resources"])
         if "labels" in out:
@@ -212,7 +256,10 @@ class Trail:
     # ---- reading and operating ---------------------------------------------------------------
 
     def ingest(self, events: Iterable[Any]) -> IngestResult:
-        """Apply events now, in this thread, in one transaction (rejections listed by index)."""
+        """Apply events now, in this thread, in one transaction (rejections listed by index).
+        For a server: POSTed now, in as many requests as its limits need."""
+        if self._remote is not None:
+            return self._remote.ingest(events)
         return ingest(self.store, events)
 
     def jobs(
@@ -230,18 +277,50 @@ class Trail:
         """Jobs matching every given filter; `since="7d"` or a datetime; labels as a dict."""
         flt = build_filter(state=state, name=name, queue=queue, batch=batch, resource=resource,
                            labels=labels, since=since, until=until)
+        if self._remote is not None:
+            from jobtrail.client.remote import RemoteJobQuery
+
+            return RemoteJobQuery(self._remote, flt)
         return JobQuery(self.store, flt)
 
     def get(self, job_id: str) -> Job:
+        if self._remote is not None:
+            return self._remote.get(job_id)
         record = self.store.get(job_id)
         if record is None:
             raise NotFound(f"no job {job_id!r}")
         return Job.from_record(record)
 
     def batch(self, batch_id: str) -> BatchSummary:
+        if self._remote is not None:
+            return self._remote.batch(batch_id)
         return batch_summary(self.store, batch_id)
 
     def sweep(self, **kwargs: Any) -> SweepResult:
         """Delete jobs whose retention ran out (settings' rules) and compact old roll-ups."""
+        if self._remote is not None:
+            raise ConfigError(f"{self.url} is a jobtrail server: run the sweep against its database")
         kwargs.setdefault("minute_rollup_days", self.settings.minute_rollup_days)
         return sweep(self.store, self.settings.retention, **kwargs)
+
+
+def _remote(url: str, token: str | None, settings: Settings,
+            on_result: Callable[[IngestResult], None]) -> tuple[RemoteClient, HttpSink]:
+    """The HTTP side of a Trail; imported only here, so database-only processes never load httpx."""
+    import httpx
+
+    from jobtrail.client.http_sink import BACKOFF_MAX, SPILL_MAX_BYTES, HttpSink
+    from jobtrail.client.remote import RemoteClient
+
+    try:
+        if not httpx.URL(url).host:
+            raise ConfigError(f"the server URL {url!r} names no host")
+        extra = settings.extra
+        spill_dir = Path(extra["spill_dir"]) if extra.get("spill_dir") else None
+        spill_max = int(extra.get("spill_max_bytes", SPILL_MAX_BYTES))
+        backoff_max = float(extra.get("retry_max_seconds", BACKOFF_MAX))
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise ConfigError(f"invalid server URL or setting: {exc}") from None
+    sink = HttpSink(url, token, spill_dir=spill_dir, spill_max_bytes=spill_max,
+                    backoff_max=backoff_max, on_result=on_result)
+    return RemoteClient(url, token), sink

@@ -68,6 +68,7 @@ class Writer:
         self._inflight = 0
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._stop = threading.Event()
         self._warned: set[str] = set()
 
     def warn_once(self, key: str, message: str, *args: Any) -> None:
@@ -127,7 +128,7 @@ class Writer:
                     closing = self._closed
                 if closing:
                     return
-                time.sleep(delay * (1 + random.random()))
+                self._stop.wait(delay * (1 + random.random()))  # close() cuts the back-off short
                 delay = min(delay * 2, 30.0)
             with self._lock:
                 self._inflight = 0
@@ -172,6 +173,7 @@ class Writer:
         self.flush(timeout)
         with self._lock:
             self._closed = True
+            self._stop.set()
             self._wake.notify_all()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():

@@ -1,0 +1,296 @@
+"""`HttpSink`: how the background writer delivers batches to a jobtrail server.
+
+Retrying lives here, not in the writer. `send` never raises: when a POST fails in a way that may
+pass (no connection, a timeout, 408, 429, 5xx) the batch goes to the on-disk spill and the next
+attempt waits an exponential, jittered backoff. While anything is spilled, new batches queue behind
+it on disk, so the writer keeps emptying its memory buffer, nothing is reordered, and the spill is
+replayed oldest first (in bounded slices, so new events keep flowing) once the server answers. A
+4xx that retrying cannot fix is counted as rejected and logged once. Every event carries an
+`event_id`, added here on the writer thread, so a replay of an event the server already took is a
+no-op. After `fork()` the child opens its own connection and spill files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import random
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from jobtrail.client.remote import (
+    MAX_REQUEST_BYTES,
+    chunks,
+    encode_event,
+    events_body,
+    ingest_result,
+    open_http,
+)
+from jobtrail.client.spill import Spill
+from jobtrail.client.writer import WriterStats
+from jobtrail.events import cap_args, new_event_id
+from jobtrail.ingest import IngestResult
+
+__all__ = ["BACKOFF_MAX", "SPILL_MAX_BYTES", "HttpSink", "RemoteStats", "default_spill_dir"]
+
+log = logging.getLogger("jobtrail")
+
+BACKOFF_START = 0.5  # seconds before the first retry; doubles per failure
+BACKOFF_MAX = 30.0  # seconds: the longest wait between attempts
+SPILL_MAX_BYTES = 256 * 1024 * 1024
+REPLAY_BUDGET = 0.25  # seconds of replay per writer turn, so the memory buffer keeps draining
+REPLAY_EVENTS = 2_000  # events per replayed request: short requests, well inside the read timeout
+ADOPT_EVERY = 60.0  # seconds between looks for spill files left by processes that are gone
+
+
+@dataclass(slots=True)
+class RemoteStats(WriterStats):
+    """`trail.stats` for a server URL. `sent`: events the server acknowledged; `spilled`: events
+    written to the spill file (they count as sent once replayed); `send_errors`: failed attempts."""
+
+    spilled: int = 0
+
+
+def default_spill_dir(url: str) -> Path:
+    """One folder per server under the user cache dir: a spill is only ever replayed to its server."""
+    from platformdirs import user_cache_dir
+
+    key = hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:16]
+    return Path(user_cache_dir("jobtrail", appauthor=False)) / "spill" / key
+
+
+class HttpSink:
+    """Sends batches to POST /api/v1/events from the writer thread; see the module docstring."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        *,
+        spill_dir: Path | None = None,
+        spill_max_bytes: int = SPILL_MAX_BYTES,
+        backoff_max: float = BACKOFF_MAX,
+        on_result: Callable[[IngestResult], None] | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.backoff_max = backoff_max
+        self.on_result = on_result
+        self.spill = Spill(spill_dir or default_spill_dir(self.url), spill_max_bytes)
+        self.sent = self.rejected = self.dropped = self.send_errors = self.spilled = 0
+        self._warned: set[str] = set()
+        self._init_state()
+        me = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _after_fork(me))
+
+    def _init_state(self) -> None:
+        self._lock = threading.RLock()
+        self._client: httpx.Client | None = None
+        self._delay = 0.0  # the current backoff; 0 while the server answers
+        self._next_try = 0.0  # monotonic time before which no request is made
+        self._next_adopt = 0.0
+
+    def _warn(self, key: str, message: str, *args: Any) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message, *args)
+
+    def stats(self, writer: WriterStats) -> RemoteStats:
+        """The writer's counters joined with the sink's and the spill's."""
+        return RemoteStats(
+            sent=self.sent,
+            dropped=writer.dropped + self.dropped + self.spill.dropped,
+            rejected=writer.rejected + self.rejected,
+            send_errors=writer.send_errors + self.send_errors,
+            record_errors=writer.record_errors,
+            spilled=self.spilled,
+        )
+
+    @property
+    def backlog(self) -> bool:
+        """True while spilled events wait for the server."""
+        return not self.spill.empty
+
+    # ---- the writer thread ---------------------------------------------------------------------
+
+    def send(self, events: list[dict[str, Any]]) -> IngestResult:
+        """Deliver or spill a batch; never raises. The result holds the control replies, if any."""
+        lines = self._encode(events)
+        with self._lock:
+            if self.backlog or time.monotonic() < self._next_try:
+                self._to_spill(lines)  # behind what waits there; `tick` replays it
+                return IngestResult(accepted=0)
+            accepted, control = 0, {}
+            for offset, part in chunks(lines):
+                result = self._post(part)
+                if result is None:
+                    self._to_spill(lines[offset:])
+                    break
+                accepted += result.accepted
+                control.update(result.control)
+            return IngestResult(accepted=accepted, control=control)
+
+    def tick(self) -> None:
+        """Called every writer turn: adopt orphaned spill files now and then, replay when due."""
+        with self._lock:
+            now = time.monotonic()
+            if now >= self._next_adopt:
+                self._next_adopt = now + ADOPT_EVERY
+                with contextlib.suppress(OSError):
+                    self.spill.adopt()
+            self._replay(REPLAY_BUDGET)
+
+    def _encode(self, events: list[dict[str, Any]]) -> list[bytes]:
+        lines = []
+        for event in events:
+            try:
+                if "args" in event:
+                    event["args"] = cap_args(event["args"])
+                event.setdefault("event_id", new_event_id())
+                lines.append(encode_event(event))
+            except (TypeError, ValueError, RecursionError) as exc:
+                self.dropped += 1
+                self._warn("encode", "jobtrail: dropped an event that cannot be encoded: %s", exc)
+        return lines
+
+    def _to_spill(self, lines: Sequence[bytes]) -> None:
+        if not lines:
+            return
+        if self.spill.append(lines):
+            self.spilled += len(lines)
+            self._warn("spill", "jobtrail: spilling events to %s until %s answers",
+                       self.spill.folder, self.url)
+        else:
+            self._warn("spill-full", "jobtrail: the spill at %s is full or unwritable; dropping events",
+                       self.spill.folder)
+
+    def _replay(self, budget: float) -> None:
+        """Send spilled events oldest first, for up to `budget` seconds, while the server takes them."""
+        deadline = time.monotonic() + budget
+        while self.backlog:
+            now = time.monotonic()
+            if now >= deadline or now < self._next_try:
+                return
+            lines = self.spill.read(REPLAY_EVENTS, MAX_REQUEST_BYTES)
+            if not lines:
+                return
+            result = self._post(lines)
+            if result is None:
+                return
+            self.spill.ack()
+            if self.on_result is not None and result.control:
+                with contextlib.suppress(Exception):  # a callback must not stop the replay
+                    self.on_result(result)
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            self._client = open_http(self.url, self.token)
+        return self._client
+
+    def _post(self, lines: Sequence[bytes]) -> IngestResult | None:
+        """One POST. None when it should be retried later (the backoff is then scheduled)."""
+        try:
+            response = self._http().post("/api/v1/events", content=events_body(lines),
+                                         headers={"Content-Type": "application/json"})
+        except httpx.HTTPError as exc:
+            self._failed(f"{type(exc).__name__}: {exc}")
+            return None
+        status = response.status_code
+        if status in (408, 429) or status >= 500:
+            self._failed(f"HTTP {status}", response.headers.get("retry-after"))
+            return None
+        self._answered()
+        if status == 413 and len(lines) > 1:  # the server's limits are lower than ours: halve
+            return self._post_halves(lines)
+        if not response.is_success:
+            self.rejected += len(lines)
+            hint = " (the token needs the ingest scope)" if status in (401, 403) else ""
+            self._warn(f"http-{status}", "jobtrail: %s refused %d events with HTTP %d%s: %s",
+                       self.url, len(lines), status, hint, response.text[:200])
+            return IngestResult(accepted=0)
+        try:
+            result = ingest_result(response.json())
+        except (ValueError, KeyError, TypeError, AttributeError):
+            result = IngestResult(accepted=len(lines))  # acknowledged, just not readable
+        self.sent += result.accepted
+        if result.rejected:
+            self.rejected += len(result.rejected)
+            self._warn("rejected", "jobtrail: the server rejected an event: %s", result.rejected[0].error)
+        return result
+
+    def _post_halves(self, lines: Sequence[bytes]) -> IngestResult | None:
+        mid = len(lines) // 2
+        first = self._post(lines[:mid])
+        second = self._post(lines[mid:]) if first is not None else None
+        if first is None or second is None:
+            return None  # all of it is retried; the half that arrived is a harmless replay
+        return IngestResult(accepted=first.accepted + second.accepted,
+                            control={**first.control, **second.control})
+
+    def _failed(self, reason: str, retry_after: str | None = None) -> None:
+        self.send_errors += 1
+        self._delay = BACKOFF_START if self._delay == 0 else min(self._delay * 2, self.backoff_max)
+        wait = self._delay * (0.5 + random.random() / 2)
+        if retry_after is not None and retry_after.isdigit():
+            wait = max(wait, min(float(retry_after), self.backoff_max))
+        self._next_try = time.monotonic() + wait
+        self._warn("send", "jobtrail: cannot deliver events to %s (%s); will retry", self.url, reason)
+
+    def _answered(self) -> None:
+        if self._delay:
+            log.info("jobtrail: %s answers again", self.url)
+        self._delay = 0.0
+        self._next_try = 0.0
+
+    # ---- other threads -------------------------------------------------------------------------
+
+    def drain(self, timeout: float) -> bool:
+        """Replay the spill now, retrying about every half second, until it is empty or `timeout`
+        passes (then False). Used by `Trail.flush`; waits for the writer thread's turn."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if not self._lock.acquire(timeout=max(left, 0)):
+                return not self.backlog
+            try:
+                self._next_try = min(self._next_try, time.monotonic())
+                self._replay(max(left, 0))
+            finally:
+                self._lock.release()
+            if not self.backlog:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(0.5, left))
+
+    def close(self, timeout: float = 0.0) -> None:
+        """Replay what the budget allows (only if the server was answering), then let go of the
+        connection and the spill files; what is left there is adopted by a later process."""
+        if not self._lock.acquire(timeout=max(timeout, 0.01)):
+            return
+        try:
+            if timeout > 0 and self._delay == 0:
+                self._replay(timeout)
+            self.spill.close()
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+        finally:
+            self._lock.release()
+
+
+def _after_fork(ref: weakref.ref[HttpSink]) -> None:
+    sink = ref()
+    if sink is not None:
+        sink.spill.after_fork_in_child()
+        sink._init_state()  # a new lock and connection; the parent's socket is never touched
