@@ -1,0 +1,89 @@
+"""`jobtrail db` migrations and `jobtrail demo`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from typer.testing import Result
+
+from jobtrail import Trail
+from jobtrail.store.sql.migrate import head_revision
+
+Invoke = Callable[..., Result]
+
+
+def test_db_upgrade_brings_an_empty_database_to_the_newest_revision(
+    sqlite_url: str, invoke: Invoke
+) -> None:
+    before = json.loads(invoke(sqlite_url, "--json", "db", "current").stdout)
+
+    result = invoke(sqlite_url, "db", "upgrade")
+
+    assert before == {"current": None, "head": head_revision(), "up_to_date": False}
+    assert result.exit_code == 0, result.output
+    assert f"revision: {head_revision()} (up to date)" in result.stdout
+
+
+def test_db_downgrade_with_yes_reverts_to_base(sqlite_url: str, invoke: Invoke) -> None:
+    invoke(sqlite_url, "db", "upgrade")
+
+    result = invoke(sqlite_url, "db", "downgrade", "base", "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(invoke(sqlite_url, "--json", "db", "current").stdout)["current"] is None
+
+
+def test_db_downgrade_without_yes_asks_and_keeps_the_schema_on_no(
+    sqlite_url: str, invoke: Invoke
+) -> None:
+    invoke(sqlite_url, "db", "upgrade")
+
+    result = invoke(sqlite_url, "db", "downgrade", input="n\n")
+
+    assert result.exit_code == 1
+    assert "may be dropped" in result.output
+    assert json.loads(invoke(sqlite_url, "--json", "db", "current").stdout)["up_to_date"]
+
+
+def test_db_upgrade_to_an_unknown_revision_exits_2(sqlite_url: str, invoke: Invoke) -> None:
+    result = invoke(sqlite_url, "db", "upgrade", "nope")
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: migration:")
+
+
+def test_demo_creates_a_database_with_jobs_and_shows_them(tmp_path: Path, invoke: Invoke) -> None:
+    path = tmp_path / "demo.db"
+
+    result = invoke(None, "demo", "--path", str(path), "--jobs", "300", "--days", "2")
+
+    assert result.exit_code == 0, result.output
+    assert "$ jobtrail stats --by name" in result.stdout
+    assert "$ jobtrail jobs --limit 20" in result.stdout
+    assert f"sqlite:///{path}" in result.stdout
+    with Trail(f"sqlite:///{path}") as trail:
+        assert trail.jobs().count() == 300
+        assert trail.jobs(state="failed").count() > 0
+        assert len(trail.jobs().counts(by="name")) > 5
+
+
+def test_demo_json_names_the_database(tmp_path: Path, invoke: Invoke) -> None:
+    path = tmp_path / "demo.db"
+
+    data = json.loads(invoke(None, "--json", "demo", "--path", str(path), "--jobs", "50").stdout)
+
+    assert data["path"] == str(path) and data["jobs"] == 50
+    assert path.exists()
+
+
+def test_demo_refuses_to_overwrite_an_existing_file(tmp_path: Path, invoke: Invoke) -> None:
+    path = tmp_path / "mine.db"
+    path.write_text("precious")
+
+    result = invoke(None, "demo", "--path", str(path), "--jobs", "10")
+
+    assert result.exit_code == 2
+    assert "already exists" in result.stderr
+    assert path.read_text() == "precious"
