@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "Conflict",
     "InvalidEvent",
     "InvalidInput",
     "JobtrailError",
@@ -23,6 +24,10 @@ class InvalidInput(JobtrailError, ValueError):
 
 class InvalidEvent(InvalidInput):
     """An event failed validation; the message says which field and why."""
+
+
+class Conflict(InvalidInput):
+    """The request does not fit the job's state, e.g. killing a job that already finished."""
 
 
 class NotFound(JobtrailError, LookupError):

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 from jobtrail.durations import parse_instant
-from jobtrail.errors import InvalidInput, NotFound
+from jobtrail.errors import Conflict, InvalidInput, NotFound
 from jobtrail.ingest import ingest
 from jobtrail.model import BatchSummary, Job, JobFilter, Page, Stats, Summary
 from jobtrail.sketch import quantiles
@@ -23,6 +23,7 @@ __all__ = [
     "build_filter",
     "decode_cursor",
     "encode_cursor",
+    "kill_job",
     "load_series",
 ]
 
@@ -205,6 +206,20 @@ class JobQuery:
             if progress:
                 progress(n)
         return done
+
+
+def kill_job(store: Store, job_id: str, now: float | None = None) -> Job:
+    """Flag one unfinished job for killing (a second request keeps the first one's time)."""
+    record = store.get(job_id)
+    if record is None:
+        raise NotFound(f"no job {job_id!r}")
+    if record["state"] in TERMINAL:
+        raise Conflict(f"job {job_id!r} already {record['state']}; there is nothing to kill")
+    now = time.time() if now is None else now
+    ingest(store, [{"job_id": job_id, "type": "kill_requested", "at": now}])
+    updated = store.get(job_id)
+    assert updated is not None
+    return Job.from_record(updated)
 
 
 def _replace_states(flt: JobFilter, states: tuple[str, ...]) -> JobFilter:

@@ -15,7 +15,6 @@ import typer
 
 from jobtrail.errors import InvalidInput
 from jobtrail.query import JobQuery
-from jobtrail.states import TERMINAL
 
 from .context import EXIT_INPUT, EXIT_STORE, Cli, emit_json, fail, guard
 from .options import (
@@ -82,16 +81,11 @@ def _bulk(
 
 
 def _kill_one(cli: Cli, job_id: str) -> None:
-    job = cli.trail.get(job_id)
-    if job.state in TERMINAL:
-        raise InvalidInput(f"job {job_id!r} already {job.state}; there is nothing to kill")
-    if job.kill_requested_at is None:
-        result = cli.trail.ingest([{"job_id": job_id, "type": "kill_requested", "at": time.time()}])
-        if result.rejected:
-            raise InvalidInput(result.rejected[0].error)
+    before = cli.trail.get(job_id)
+    job = cli.trail.kill(job_id)  # Conflict (exit 2) when it already finished
     if cli.json:
-        emit_json(cli.trail.get(job_id).as_dict())
-    elif job.kill_requested_at is not None:
+        emit_json(job.as_dict())
+    elif before.kill_requested_at is not None:
         cli.out.print(f"Job {job_id} already has a kill request; its worker stops it when it "
                       f"next checks.")
     else:

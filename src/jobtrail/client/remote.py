@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
-from jobtrail.errors import ConfigError, InvalidInput, JobtrailError, NotFound, StoreError
+from jobtrail.errors import ConfigError, Conflict, InvalidInput, JobtrailError, NotFound, StoreError
 from jobtrail.ingest import IngestResult, Rejection
 from jobtrail.model import BatchSummary, Job, JobFilter, Page, Stats
 from jobtrail.query import JobQuery, Progress
@@ -107,7 +107,9 @@ def error_for(response: httpx.Response, url: str) -> JobtrailError:
     status = response.status_code
     if status == 404:
         return NotFound(message)
-    if status in (400, 409, 413, 422):
+    if status == 409:
+        return Conflict(message)
+    if status in (400, 413, 422):
         return InvalidInput(message)
     if status == 401:
         return ConfigError(f"the server at {url} did not accept the token ({message}); "
@@ -193,6 +195,10 @@ class RemoteClient:
 
     def get(self, job_id: str) -> Job:
         return Job.from_dict(self.call("GET", f"/api/v1/jobs/{quote(job_id, safe='')}"))
+
+    def kill(self, job_id: str) -> Job:
+        data = self.call("POST", f"/api/v1/jobs/{quote(job_id, safe='')}/kill")
+        return Job.from_dict(data["job"])
 
     def batch(self, batch_id: str) -> BatchSummary:
         return BatchSummary.from_dict(self.call("GET", f"/api/v1/batches/{quote(batch_id, safe='')}"))

@@ -19,7 +19,7 @@ from jobtrail.errors import ConfigError, NotFound
 from jobtrail.events import cap_args
 from jobtrail.ingest import IngestResult, ingest
 from jobtrail.model import BatchSummary, Job
-from jobtrail.query import JobQuery, TimeArg, batch_summary, build_filter
+from jobtrail.query import JobQuery, TimeArg, batch_summary, build_filter, kill_job
 from jobtrail.retention import SweepResult, sweep
 from jobtrail.store import Store, open_store
 
@@ -290,6 +290,13 @@ class Trail:
         if record is None:
             raise NotFound(f"no job {job_id!r}")
         return Job.from_record(record)
+
+    def kill(self, job_id: str) -> Job:
+        """Flag one unfinished job for killing: `Conflict` if it already finished, `NotFound` if
+        unknown. Its tracking client sees the flag on the job's next heartbeat."""
+        if self._remote is not None:
+            return self._remote.kill(job_id)
+        return kill_job(self.store, job_id)
 
     def batch(self, batch_id: str) -> BatchSummary:
         if self._remote is not None:

@@ -4,7 +4,6 @@ in its threadpool and the event loop never blocks on the database."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -16,7 +15,7 @@ from jobtrail.errors import InvalidInput, NotFound
 from jobtrail.ingest import ingest
 from jobtrail.model import Job, JobFilter
 from jobtrail.query import JobQuery, batch_summary, build_filter
-from jobtrail.states import TERMINAL
+from jobtrail.query import kill_job as query_kill_job
 from jobtrail.store.base import Store
 from jobtrail.web.errors import ApiError
 from jobtrail.web.schemas import (
@@ -144,7 +143,9 @@ def list_jobs(
     return {"jobs": [j.as_dict() for j in page.jobs], "next_cursor": page.next_cursor}
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, dependencies=[Depends(need("read"))])
+# Ids are the client's own and may hold "/" (sent as %2F, which the server decodes before routing):
+# `:path` lets such a job, batch or kill request be reached instead of answering 404.
+@router.get("/jobs/{job_id:path}", response_model=JobOut, dependencies=[Depends(need("read"))])
 def get_job(request: Request, job_id: str) -> dict[str, Any]:
     record = store_of(request).get(job_id)
     if record is None:
@@ -152,7 +153,7 @@ def get_job(request: Request, job_id: str) -> dict[str, Any]:
     return Job.from_record(record).as_dict()
 
 
-@router.get("/batches/{batch_id}", response_model=BatchOut, dependencies=[Depends(need("read"))])
+@router.get("/batches/{batch_id:path}", response_model=BatchOut, dependencies=[Depends(need("read"))])
 def get_batch(request: Request, batch_id: str) -> dict[str, Any]:
     return batch_summary(store_of(request), batch_id).as_dict()
 
@@ -171,19 +172,10 @@ def get_stats(
     return {"count": sum(counts.values()), "counts": counts, **stats.as_dict()}
 
 
-@router.post("/jobs/{job_id}/kill", response_model=KillOut, dependencies=[Depends(need("admin"))])
+@router.post("/jobs/{job_id:path}/kill", response_model=KillOut, dependencies=[Depends(need("admin"))])
 def kill_job(request: Request, job_id: str) -> dict[str, Any]:
     """Flag one job for killing; the job learns it on its next heartbeat."""
-    store = store_of(request)
-    record = store.get(job_id)
-    if record is None:
-        raise NotFound(f"no job {job_id!r}")
-    if record["state"] in TERMINAL:
-        raise ApiError(409, f"job {job_id!r} already finished ({record['state']})")
-    ingest(store, [{"job_id": job_id, "type": "kill_requested", "at": time.time()}])
-    updated = store.get(job_id)
-    assert updated is not None
-    return {"job": Job.from_record(updated).as_dict()}
+    return {"job": query_kill_job(store_of(request), job_id).as_dict()}
 
 
 def _bulk_filter(body: BulkIn) -> JobFilter:

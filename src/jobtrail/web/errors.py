@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from jobtrail.errors import InvalidInput, JobtrailError, NotFound, StoreError
+from jobtrail.errors import Conflict, InvalidInput, JobtrailError, NotFound, StoreError
 
 __all__ = ["ApiError", "error_response", "install"]
 
@@ -43,6 +43,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # A body that is not JSON at all is 400 on every route, as POST /events answers it.
+        for err in exc.errors():
+            if err.get("type") == "json_invalid":
+                reason = (err.get("ctx") or {}).get("error", "not JSON")
+                return error_response(400, f"malformed JSON: {reason}")
         return error_response(422, _validation_message(exc))
 
     @app.exception_handler(HTTPException)
@@ -52,6 +57,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return error_response(404, str(exc))
+
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return error_response(409, str(exc))
 
     @app.exception_handler(InvalidInput)
     async def bad_input(_: Request, exc: InvalidInput) -> JSONResponse:
