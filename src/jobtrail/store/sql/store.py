@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -134,7 +135,7 @@ class SqlStore:
     def delete(self, job_ids: Sequence[str]) -> int:
         ids = sorted(set(job_ids))
         deleted = 0
-        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        with self._write() as conn:
             current = self._load(conn, ids)
             keys_res = [k for r in current.values() for k in _resource_keys(r)]
             keys_lab = [k for r in current.values() for k in _label_keys(r)]
@@ -149,7 +150,7 @@ class SqlStore:
     def compact(self, before: float) -> int:
         cutoff = int(before // 3600 * 3600)
         removed = 0
-        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        with self._write() as conn:
             for table in (rollup_counts, rollup_hist, rollup_summary):  # minute rows only
                 result = conn.execute(
                     table.delete().where(table.c.res == rollups.MINUTE, table.c.t < cutoff)
@@ -162,8 +163,23 @@ class SqlStore:
 
     # ---- reading -------------------------------------------------------------------------
 
-    def _read(self) -> sa.Connection:
-        return self.engine.connect()
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        """A connection for reading; driver failures surface as `StoreError`."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except (OperationalError, DBAPIError) as exc:
+            raise StoreError(f"could not read the store: {exc.orig}") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite); failures surface as `StoreError`."""
+        try:
+            with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+                yield conn
+        except (OperationalError, DBAPIError) as exc:
+            raise StoreError(f"could not write to the store: {exc.orig}") from exc
 
     def get(self, job_id: str) -> Record | None:
         with self._read() as conn:
