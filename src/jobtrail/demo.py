@@ -121,7 +121,18 @@ def generate_events(
             ended = started + run
             if ended < now:
                 roll = rng.random()
-                if roll < profile.failure_rate:
+                if roll < profile.failure_rate * 0.4:
+                    # A transient failure, retried once after a back-off: attempt 2 succeeds.
+                    kind, message = rng.choice(ERRORS[:2])
+                    out.append({"job_id": job_id, "type": "retrying", "at": ended, "attempt": 1,
+                                "error": {"type": kind, "message": message}})
+                    again = ended + rng.uniform(5, 60)
+                    if again + run < now:
+                        out.append({"job_id": job_id, "type": "started", "at": again,
+                                    "attempt": 2, "worker": f"worker-{rng.randrange(8)}"})
+                        out.append({"job_id": job_id, "type": "succeeded", "at": again + run,
+                                    "attempt": 2})
+                elif roll < profile.failure_rate:
                     kind, message = rng.choice(ERRORS)
                     out.append({"job_id": job_id, "type": "failed", "at": ended,
                                 "error": {"type": kind, "message": message,
