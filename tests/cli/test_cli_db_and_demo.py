@@ -57,7 +57,7 @@ def test_db_upgrade_to_an_unknown_revision_exits_2(sqlite_url: str, invoke: Invo
 def test_demo_creates_a_database_with_jobs_and_shows_them(tmp_path: Path, invoke: Invoke) -> None:
     path = tmp_path / "demo.db"
 
-    result = invoke(None, "demo", "--path", str(path), "--jobs", "300", "--days", "2")
+    result = invoke(None, "demo", "--no-serve", "--path", str(path), "--jobs", "300", "--days", "2")
 
     assert result.exit_code == 0, result.output
     assert "$ jobtrail stats --by name" in result.stdout
@@ -72,7 +72,8 @@ def test_demo_creates_a_database_with_jobs_and_shows_them(tmp_path: Path, invoke
 def test_demo_json_names_the_database(tmp_path: Path, invoke: Invoke) -> None:
     path = tmp_path / "demo.db"
 
-    data = json.loads(invoke(None, "--json", "demo", "--path", str(path), "--jobs", "50").stdout)
+    result = invoke(None, "--json", "demo", "--no-serve", "--path", str(path), "--jobs", "50")
+    data = json.loads(result.stdout)
 
     assert data["path"] == str(path) and data["jobs"] == 50
     assert path.exists()
@@ -82,7 +83,7 @@ def test_demo_refuses_to_overwrite_an_existing_file(tmp_path: Path, invoke: Invo
     path = tmp_path / "mine.db"
     path.write_text("precious")
 
-    result = invoke(None, "demo", "--path", str(path), "--jobs", "10")
+    result = invoke(None, "demo", "--no-serve", "--path", str(path), "--jobs", "10")
 
     assert result.exit_code == 2
     assert "already exists" in result.stderr

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from . import db, demo, operating, reading
+from . import db, demo, operating, reading, serve
 from .context import Cli
 
 __all__ = ["app", "main"]
@@ -52,6 +52,7 @@ app.command("kill")(operating.kill)
 app.command("delete")(operating.delete)
 app.command("sweep")(operating.sweep)
 app.command("demo")(demo.demo)
+app.command("serve")(serve.serve)
 app.add_typer(db.app, name="db")
 
 

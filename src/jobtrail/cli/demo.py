@@ -1,7 +1,7 @@
 """`jobtrail demo`: a throwaway SQLite database with realistic generated history, to look around in.
 
-Until the dashboard exists it prints what `jobtrail stats --by name` and `jobtrail jobs` show for
-that database, and how to point other commands at it.
+It prints what `jobtrail stats --by name` and `jobtrail jobs` show for that database and how to point
+other commands at it, then serves it over HTTP API v1 (the dashboard joins that server later).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from jobtrail.client import Trail
 from jobtrail.config import Settings
 from jobtrail.demo import generate_events
 from jobtrail.errors import InvalidInput, StoreError
+from jobtrail.server import serve as run_server
 
 from .context import Cli, emit_json, guard
 from .options import Filters
@@ -63,8 +64,11 @@ def demo(
     days: Annotated[float, typer.Option("--days", min=0.01,
                                         help="Spread the jobs over this many past days.")] = 30,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same history).")] = 7,
+    serve: Annotated[bool, typer.Option(
+        "--serve/--no-serve", help="Serve the database over HTTP afterwards (until Ctrl-C).")] = True,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to serve on.")] = 8765,
 ) -> None:
-    """Create a demo database with realistic job history and show what is in it."""
+    """Create a demo database with realistic job history, show what is in it, and serve it."""
     cli = Cli.of(ctx)
     target = _target(path)
     url = f"sqlite:///{target}"
@@ -83,3 +87,7 @@ def demo(
     cli.out.print(f"Explore it:    jobtrail --url {url} jobs --state failed")
     cli.out.print(f"               jobtrail --url {url} stats --by queue")
     cli.out.print(f"Or:            export JOBTRAIL_URL={url}")
+    if serve:
+        cli.out.print()
+        cli.out.print(f"Serving it at http://127.0.0.1:{port}/api/v1/jobs  (Ctrl-C to stop)")
+        run_server(url, port=port, settings=Settings())

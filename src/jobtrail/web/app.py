@@ -13,6 +13,7 @@ from jobtrail.store import Store, open_store
 from jobtrail.web import errors
 from jobtrail.web.api import metrics_router, router
 from jobtrail.web.auth import TokenTable
+from jobtrail.web.responses import JsonResponse
 
 __all__ = ["app_from_env", "asgi_app"]
 
@@ -35,6 +36,7 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
         version=jobtrail.__version__,
         description="Track and monitor background jobs: HTTP API v1.",
         lifespan=lifespan,
+        default_response_class=JsonResponse,
     )
     app.state.store = store
     app.state.settings = settings
