@@ -41,9 +41,11 @@ def create_engine(url: str) -> sa.Engine:
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
     cursor = dbapi_connection.cursor()
+    # The busy timeout first: switching a new file to WAL takes a lock that a concurrent opener
+    # may hold for a moment.
+    cursor.execute("PRAGMA busy_timeout=60000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=60000")
     cursor.execute("PRAGMA foreign_keys=OFF")
     cursor.close()
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -43,6 +45,10 @@ class SqlStore:
         self.dialect = self.engine.dialect.name
         self._upsert_jobs = _job_upsert_sql(self.dialect)
         self._series = rollups.SeriesCache()
+        # A forked child must not use the parent's pooled connections (same sockets): it opens
+        # its own, and leaves the parent's alone (close=False), as SQLAlchemy recommends.
+        me = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _dispose_in_child(me))
         try:
             if migrate:
                 from jobtrail.store.sql.migrate import ensure_current
@@ -268,6 +274,12 @@ class SqlStore:
                 sa.select(jobs).where(jobs.c.batch == batch).order_by(jobs.c.created_at)
             ):
                 yield from_row(row)
+
+
+def _dispose_in_child(ref: weakref.ref[SqlStore]) -> None:
+    store = ref()
+    if store is not None:
+        store.engine.dispose(close=False)
 
 
 def _job_upsert_sql(dialect: str) -> str:
