@@ -106,7 +106,12 @@ def _summary(values: list[float]) -> Summary:
     n = len(values)
 
     def pick(q: float) -> float:
-        return values[round(q * (n - 1))]
+        # numpy's default (linear): interpolate between the ranks either side of q·(n−1).
+        position = q * (n - 1)
+        i = int(position)
+        if i + 1 >= n:
+            return values[-1]
+        return values[i] + (position - i) * (values[i + 1] - values[i])
 
     return Summary(n, values[0], sum(values) / n, values[-1], pick(0.5), pick(0.95), pick(0.99))
 

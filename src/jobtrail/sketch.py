@@ -32,6 +32,16 @@ def value_of(bucket: int) -> float:
     return 2 * GAMMA**bucket / (GAMMA + 1)
 
 
+def _at_rank(items: list[tuple[int, int]], rank: int) -> float:
+    """The representative value of the bucket holding the rank-th smallest observation."""
+    seen = 0
+    for bucket, count in items:
+        seen += count
+        if seen > rank:
+            return value_of(bucket)
+    return value_of(items[-1][0])
+
+
 def quantiles(
     counts: Mapping[int, int] | Iterable[tuple[int, int]],
     qs: Iterable[float],
@@ -40,7 +50,8 @@ def quantiles(
 ) -> dict[float, float | None]:
     """Quantile estimates from bucket counts, clamped into the exact [lo, hi] when known.
 
-    The rank convention matches numpy's default (linear): rank q·(n−1), taken at its nearest index.
+    Like numpy's default (linear), the quantile sits at rank q·(n−1) and interpolates between the
+    values at the ranks either side.
     """
     items = sorted(counts.items() if isinstance(counts, Mapping) else counts)
     items = [(b, c) for b, c in items if c > 0]
@@ -50,14 +61,11 @@ def quantiles(
         if total == 0:
             out[q] = None
             continue
-        rank = round(q * (total - 1))
-        seen = 0
-        value = value_of(items[-1][0])
-        for bucket, count in items:
-            seen += count
-            if seen > rank:
-                value = value_of(bucket)
-                break
+        position = q * (total - 1)
+        below = math.floor(position)
+        value = _at_rank(items, below)
+        if position > below:
+            value += (position - below) * (_at_rank(items, below + 1) - value)
         if lo is not None:
             value = max(value, lo)
         if hi is not None:
