@@ -18,6 +18,7 @@ from jobtrail.query import JobQuery, batch_summary, build_filter
 from jobtrail.query import kill_job as query_kill_job
 from jobtrail.store.base import Store
 from jobtrail.web.errors import ApiError
+from jobtrail.web.responses import JsonResponse
 from jobtrail.web.schemas import (
     BatchOut,
     BulkIn,
@@ -88,8 +89,10 @@ def filters(
     for value in (batch, resource, since, until, *label):
         if value is not None and "\x00" in value:
             raise InvalidInput("filter values must not contain NUL characters")
+    # An empty value means "no filter", as for batch= or since=: a form's blank field, not an error.
+    labels = [item for item in label if item.strip()]
     return build_filter(state=_flat(state), name=_flat(name), queue=_flat(queue), batch=batch,
-                        resource=resource, labels=label, since=since, until=until)
+                        resource=resource, labels=labels, since=since, until=until)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -143,16 +146,6 @@ def list_jobs(
     return {"jobs": [j.as_dict() for j in page.jobs], "next_cursor": page.next_cursor}
 
 
-# Ids are the client's own and may hold "/" (sent as %2F, which the server decodes before routing):
-# `:path` lets such a job, batch or kill request be reached instead of answering 404.
-@router.get("/jobs/{job_id:path}", response_model=JobOut, dependencies=[Depends(need("read"))])
-def get_job(request: Request, job_id: str) -> dict[str, Any]:
-    record = store_of(request).get(job_id)
-    if record is None:
-        raise NotFound(f"no job {job_id!r}")
-    return Job.from_record(record).as_dict()
-
-
 @router.get("/batches/{batch_id:path}", response_model=BatchOut, dependencies=[Depends(need("read"))])
 def get_batch(request: Request, batch_id: str) -> dict[str, Any]:
     return batch_summary(store_of(request), batch_id).as_dict()
@@ -201,12 +194,21 @@ def bulk_delete(request: Request, body: BulkIn) -> dict[str, Any]:
     return {"matched": n, "dry_run": body.dry_run}
 
 
+# Ids are the client's own and may hold "/" (sent as %2F, which the server decodes before routing):
+# `:path` lets such a job, batch or kill request be reached instead of answering 404. Registered
+# after the POST routes under /jobs/, so a wrong method there answers 405 with `Allow: POST`.
+@router.get("/jobs/{job_id:path}", response_model=JobOut, dependencies=[Depends(need("read"))])
+def get_job(request: Request, job_id: str) -> dict[str, Any]:
+    record = store_of(request).get(job_id)
+    if record is None:
+        raise NotFound(f"no job {job_id!r}")
+    return Job.from_record(record).as_dict()
+
+
 @router.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
 def health(request: Request) -> Any:
     """Liveness of the store for now; the monitoring checks (queues, workers, periodic jobs)
     join here. 200 when healthy or degraded, 503 when unhealthy."""
-    from fastapi.responses import JSONResponse
-
     try:
         store_of(request).count(JobFilter(ids=("-",)))
         check = {"name": "store", "level": "healthy", "reason": "the database answers"}
@@ -214,7 +216,7 @@ def health(request: Request) -> Any:
         check = {"name": "store", "level": "unhealthy", "reason": f"the database does not answer: {exc}"}
     status = check["level"]
     body = {"status": status, "checks": [check]}
-    return JSONResponse(body, status_code=503 if status == "unhealthy" else 200)
+    return JsonResponse(body, status_code=503 if status == "unhealthy" else 200)
 
 
 metrics_router = APIRouter()

@@ -37,6 +37,10 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
         description="Track and monitor background jobs: HTTP API v1.",
         lifespan=lifespan,
         default_response_class=JsonResponse,
+        # Swagger UI and ReDoc load their assets from a CDN; jobtrail works offline. The OpenAPI
+        # document stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.store = store
     app.state.settings = settings

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from jobtrail.errors import Conflict, InvalidInput, JobtrailError, NotFound, StoreError
+from jobtrail.web.responses import JsonResponse
 
 __all__ = ["ApiError", "error_response", "install"]
 
@@ -24,7 +25,7 @@ class ApiError(Exception):
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
+    return JsonResponse({"error": message, "status": status}, status_code=status, headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "BatchOut",
@@ -130,8 +131,21 @@ class BatchOut(BaseModel):
     finished: bool
 
 
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        yield from value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield item
+
+
 class FilterIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Strict: JSON types as the schema says (`false` is not a time, `"yes"` not a boolean)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
     state: list[str] | str | None = None
     name: list[str] | str | None = None
     queue: list[str] | str | None = None
@@ -141,9 +155,24 @@ class FilterIn(BaseModel):
     since: str | float | None = None
     until: str | float | None = None
 
+    @field_validator("state", "name", "queue", "batch", "resource", "labels", "since", "until")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        """Text a database can compare: PostgreSQL refuses NUL, and no driver can encode a lone
+        surrogate (a `\\ud800` escape in the JSON), so both are the caller's error, not the store's."""
+        for text in _strings(value):
+            if "\x00" in text:
+                raise ValueError("must not contain NUL characters")
+            if not text.isascii():
+                try:
+                    text.encode()
+                except UnicodeEncodeError:
+                    raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+        return value
+
 
 class BulkIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     filter: FilterIn = Field(default_factory=FilterIn)
     dry_run: bool = True
     all: bool = Field(False, description="Required to act on every job when the filter is empty")
