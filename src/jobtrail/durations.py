@@ -30,9 +30,10 @@ def parse_duration(text: str | float | int) -> float:
     if isinstance(text, bool):
         raise InvalidInput(f"not a duration: {text!r}")
     if isinstance(text, int | float):
-        if not math.isfinite(text) or text < 0:
-            raise InvalidInput(f"not a duration: {text!r}")
-        return float(text)
+        seconds = _float(text)
+        if not math.isfinite(seconds) or seconds < 0:
+            raise InvalidInput(f"not a duration: {seconds!r}")
+        return seconds
     s = str(text).strip().lower()
     try:
         value = float(s)
@@ -42,7 +43,19 @@ def parse_duration(text: str | float | int) -> float:
         return parse_duration(value)
     if not _WHOLE.match(s):
         raise InvalidInput(f"not a duration: {text!r} (use e.g. 90s, 15m, 1h30m, 7d, 2w)")
-    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(s))
+    seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(s))
+    if not math.isfinite(seconds):
+        raise InvalidInput(f"not a duration: {text!r} is too long")
+    return seconds
+
+
+def _float(number: float | int) -> float:
+    """`number` as a float; a whole number too large for one becomes infinity, which callers refuse
+    (float() would raise OverflowError, escaping every `InvalidInput` handler)."""
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf
 
 
 def format_duration(seconds: float | None) -> str:
@@ -51,9 +64,10 @@ def format_duration(seconds: float | None) -> str:
         return "–"
     sign = "-" if seconds < 0 else ""
     s = abs(seconds)
-    if s < 1:
+    # Compare after rounding, so 0.9996 reads "1.0s" and 9.96 "10s", not "1000ms" and "10.0s".
+    if round(s * 1000) < 1000:
         return f"{sign}{round(s * 1000)}ms"
-    if s < 10:
+    if round(s, 1) < 10:
         return f"{sign}{s:.1f}s"
     total = round(s)
     days, rest = divmod(total, 86400)
@@ -91,14 +105,17 @@ def parse_instant(value: str | float | int | datetime, now: float) -> float:
             value = value.replace(tzinfo=UTC)
         return value.timestamp()
     if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise InvalidInput(f"not a time: {value!r}")
-        return float(value)
+        number = _float(value)
+        if not math.isfinite(number):
+            raise InvalidInput(f"not a time: {number!r}")
+        return number
     text = str(value).strip()
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         pass
+    else:
+        return parse_instant(number, now)  # refuses "nan" and "inf" like the numbers themselves
     if _WHOLE.match(text.lower()):
         return now - parse_duration(text)
     try:

@@ -125,7 +125,10 @@ def _timestamp(value: Any, now: float) -> float:
     if isinstance(value, bool) or value is None:
         raise _fail("at", "is required: RFC 3339 text or Unix seconds")
     if isinstance(value, int | float):
-        at = float(value)
+        try:
+            at = float(value)
+        except OverflowError:  # a JSON integer of hundreds of digits
+            raise _fail("at", "is too large to be Unix seconds") from None
     elif isinstance(value, str):
         try:
             at = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
@@ -265,7 +268,10 @@ def _labels(value: Any) -> dict[str, str]:
             raise _fail("labels", f"key {key!r} must be letters, digits, _ . - (≤ 64)")
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             raise _fail("labels", f"value of {key!r} must be a string")
-        text = str(item)
+        try:
+            text = str(item)
+        except ValueError:  # an integer beyond Python's int → str digit limit
+            raise _fail("labels", f"value of {key!r} is longer than {MAX_NAME_CHARS} characters") from None
         if "\x00" in text:
             raise _fail("labels", f"value of {key!r} must not contain NUL characters")
         if len(text) > MAX_NAME_CHARS:

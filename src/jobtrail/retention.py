@@ -32,7 +32,8 @@ def parse_rules(specs: Iterable[str], base: Iterable[RetentionRule] = DEFAULT_RU
 ]:
     """Rules from "succeeded=7d", "reports.send=1d", "TaskPlan.publish:failed=forever", "*=180d".
 
-    A bare word left of "=" is a state if it names one, else a job name; "name:state" gives both.
+    A bare word left of "=" is a state if it names one, else a job name; "name:state" gives both,
+    either of which may be "*" (any).
     Later rules replace earlier ones with the same name and state.
     """
     rules = {(r.name, r.state): r for r in base}
@@ -45,8 +46,11 @@ def parse_rules(specs: Iterable[str], base: Iterable[RetentionRule] = DEFAULT_RU
         name: str | None
         state: str | None
         if ":" in left:
-            name, _, state = left.rpartition(":")
-            if state not in STATES:
+            # "*" on either side means any: "*:failed" is the failed rule, "name:*" the name rule.
+            name_part, _, state_part = left.rpartition(":")
+            name = None if name_part.strip() in ("", "*") else name_part.strip()
+            state = None if state_part.strip() == "*" else state_part.strip()
+            if state is not None and state not in STATES:
                 raise InvalidInput(f"retention rule {spec!r}: unknown state {state!r}")
         elif left == "*":
             name, state = None, None
