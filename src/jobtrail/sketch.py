@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-__all__ = ["ALPHA", "ZERO_BUCKET", "bucket_of", "quantiles", "value_of"]
+__all__ = ["ALPHA", "ZERO_BUCKET", "bounds_of", "bucket_of", "clamp_extremes", "quantiles", "value_of"]
 
 ALPHA = 0.01
 GAMMA = (1 + ALPHA) / (1 - ALPHA)
@@ -24,6 +24,13 @@ def bucket_of(seconds: float) -> int:
     if seconds <= MIN_SECONDS:
         return ZERO_BUCKET
     return math.ceil(math.log(seconds) / _LOG_GAMMA)
+
+
+def bounds_of(bucket: int) -> tuple[float, float]:
+    """The (exclusive low, inclusive high) edges of the values a bucket holds."""
+    if bucket == ZERO_BUCKET:
+        return 0.0, MIN_SECONDS
+    return GAMMA ** (bucket - 1), GAMMA**bucket
 
 
 def value_of(bucket: int) -> float:
@@ -72,3 +79,25 @@ def quantiles(
             value = min(value, hi)
         out[q] = value
     return out
+
+
+def clamp_extremes(
+    buckets: Mapping[int, int], lo: float | None, hi: float | None
+) -> tuple[float | None, float | None]:
+    """Exact min and max, corrected when they fall outside the non-empty buckets.
+
+    Roll-ups keep min and max as running extremes, which a retracted observation (a job whose run
+    was corrected by a late event) cannot lower; the histogram does lose it. Values well inside the
+    buckets' edges are kept exactly.
+    """
+    filled = [b for b, c in buckets.items() if c > 0]
+    if not filled:
+        return lo, hi
+    floor_, _ = bounds_of(min(filled))
+    _, ceiling = bounds_of(max(filled))
+    # Outside the edges, the bucket's representative value is within ALPHA of what is left there.
+    if hi is not None and hi > ceiling * (1 + 1e-9):
+        hi = value_of(max(filled))
+    if lo is not None and lo < floor_ * (1 - 1e-9):
+        lo = value_of(min(filled))
+    return lo, hi

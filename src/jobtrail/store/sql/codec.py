@@ -57,7 +57,7 @@ def _encode_attempts(record: dict[str, Any]) -> dict[str, Any]:
             if latest == "1" and a.get("queued_at") == record["queued_at"] and a.get("queued_at"):
                 a["queued_at"] = "q"
             if "worker" in a and a["worker"] == record["worker"]:
-                a["worker"] = "w"
+                a["worker"] = True  # not a string, so no worker name can be mistaken for it
         out[key] = a
     return out
 
@@ -71,7 +71,7 @@ def _decode_attempts(attempts: dict[str, Any], record: dict[str, Any]) -> dict[s
         if a.get("ended_at") == "f":
             a["ended_at"] = record["finished_at"]
             a.setdefault("end", record["state"])
-        if a.get("worker") == "w":
+        if a.get("worker") is True:
             a["worker"] = record["worker"]
     return dict(attempts)
 

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from jobtrail.rollup import KIND_CODES, METRIC_CODES, METRICS, Delta
+from jobtrail.sketch import clamp_extremes
 from jobtrail.store.sql.schema import meta, rollup_counts, rollup_hist, rollup_summary, series
 
 __all__ = [
@@ -171,12 +172,14 @@ def minute_horizon(conn: sa.Connection) -> float:
 def spans(since: float | None, until: float | None, horizon: float) -> list[tuple[int, Any, Any]]:
     """(resolution, lo, hi) pieces covering [since, until): whole hours, minutes at the edges.
 
-    Edges older than the minute horizon widen to whole hours, the finest data left for them.
+    Edges older than the minute horizon widen to whole hours (either side), the finest data left.
     """
     lo = None if since is None else since // MINUTE * MINUTE
     hi = until
     if lo is not None and lo < horizon:
         lo = lo // HOUR * HOUR
+    if hi is not None and math.floor(hi / HOUR) * HOUR < horizon:
+        hi = math.ceil(hi / HOUR) * HOUR  # its partial last hour has no per-minute rows left
     first_hour = None if lo is None else math.ceil(lo / HOUR) * HOUR
     last_hour = None if hi is None else math.floor(hi / HOUR) * HOUR
     if first_hour is not None and last_hour is not None and first_hour >= last_hour:
@@ -232,7 +235,10 @@ def read_histogram(
             total += float(row[1])
             lo = row[2] if lo is None or (row[2] is not None and row[2] < lo) else lo
             hi = row[3] if hi is None or (row[3] is not None and row[3] > hi) else hi
-    return {b: c for b, c in buckets.items() if c > 0}, n, total, lo, hi
+    filled = {b: c for b, c in buckets.items() if c > 0}
+    if kind != "success":  # success instants have no histogram
+        lo, hi = clamp_extremes(filled, lo, hi)
+    return filled, n, total, lo, hi
 
 
 def read_counts(
