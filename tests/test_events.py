@@ -169,3 +169,15 @@ def test_cap_args_keeps_small_args_and_marks_big_ones() -> None:
 
 def test_cap_args_turns_unserialisable_values_into_text() -> None:
     assert cap_args({"when": object})["when"].startswith("<class")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"job_id": "a\ud996"}, {"name": "n\ud996"}, {"labels": {"k": "v\ud996"}},
+     {"resources": ["Book:\ud996"]}],
+)
+def test_text_with_a_lone_surrogate_is_rejected_with_its_field(fields: dict[str, Any]) -> None:
+    # A driver cannot encode it, which would otherwise fail the whole batch.
+    event = {"job_id": "a", "type": "queued", "at": NOW} | fields
+    with pytest.raises(InvalidEvent, match="lone surrogate|Type:id"):
+        normalize(event, NOW)

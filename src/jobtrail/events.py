@@ -90,6 +90,17 @@ def redact(value: Any) -> Any:
 _compact = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
+def _text_problem(text: str) -> str | None:
+    """Why a column value cannot be stored as text (None when it can)."""
+    if "\x00" in text:
+        return "must not contain NUL characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode (it holds a lone surrogate)"
+    return None
+
+
 def _json_size(value: Any) -> int:
     return len(_compact(value).encode())
 
@@ -114,8 +125,9 @@ def _string(event: Mapping[str, Any], field: str, limit: int) -> str | None:
         raise _fail(field, f"must be a string, got {type(value).__name__}")
     if not value.strip():
         raise _fail(field, "must not be empty")
-    if "\x00" in value:
-        raise _fail(field, "must not contain NUL characters")
+    problem = _text_problem(value)
+    if problem:
+        raise _fail(field, problem)
     if len(value) > limit:
         raise _fail(field, f"is {len(value)} characters; the limit is {limit}")
     return value
@@ -251,7 +263,7 @@ def _resources(value: Any) -> list[str]:
     out = []
     for item in value:
         if (not isinstance(item, str) or not _RESOURCE.match(item) or len(item) > MAX_ID_CHARS
-                or "\x00" in item):
+                or _text_problem(item)):
             raise _fail("resources", f"{item!r} is not a 'Type:id' string such as 'TaskPlan:42'")
         out.append(item)
     return sorted(set(out))
@@ -272,8 +284,9 @@ def _labels(value: Any) -> dict[str, str]:
             text = str(item)
         except ValueError:  # an integer beyond Python's int → str digit limit
             raise _fail("labels", f"value of {key!r} is longer than {MAX_NAME_CHARS} characters") from None
-        if "\x00" in text:
-            raise _fail("labels", f"value of {key!r} must not contain NUL characters")
+        problem = _text_problem(text)
+        if problem:
+            raise _fail("labels", f"value of {key!r} {problem}")
         if len(text) > MAX_NAME_CHARS:
             raise _fail("labels", f"value of {key!r} is longer than {MAX_NAME_CHARS} characters")
         out[key] = text
