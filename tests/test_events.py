@@ -179,5 +179,5 @@ def test_cap_args_turns_unserialisable_values_into_text() -> None:
 def test_text_with_a_lone_surrogate_is_rejected_with_its_field(fields: dict[str, Any]) -> None:
     # A driver cannot encode it, which would otherwise fail the whole batch.
     event = {"job_id": "a", "type": "queued", "at": NOW} | fields
-    with pytest.raises(InvalidEvent, match="lone surrogate|Type:id"):
+    with pytest.raises(InvalidEvent, match=r"lone surrogate|Type:id"):
         normalize(event, NOW)
