@@ -12,12 +12,13 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	2>/dev/null && { echo $$p; break; }; done)
 
-.PHONY: help setup demo test lint clean
+.PHONY: help setup demo test lint bench clean
 
 help:
 	@echo "make demo   generate a demo database and show what is in it"
 	@echo "make test   run the whole test suite, then ruff"
 	@echo "make lint   ruff and mypy (strict) on src/"
+	@echo "make bench  the benchmarks at 100,000 jobs on SQLite (BENCH_JOBS=... to change)"
 	@echo "make clean  remove .venv and caches"
 
 $(BIN)/python:
@@ -47,6 +48,14 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
+
+BENCH_JOBS ?= 100000
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py --jobs $(BENCH_JOBS) --backend sqlite
+	$(BIN)/python bench/queries.py --jobs $(BENCH_JOBS) --backend sqlite
+	$(BIN)/python bench/storage.py --jobs $(BENCH_JOBS) --backend sqlite
+	$(BIN)/python bench/client.py --jobs $(BENCH_JOBS)
+	$(BIN)/python bench/http_ingest.py --jobs 20000 --backend sqlite
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis
