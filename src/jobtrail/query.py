@@ -136,7 +136,8 @@ class JobQuery:
 
     def stats(self, exact: bool = False) -> Stats:
         """Run and wait statistics: from roll-ups when only names, queues and a span are filtered
-        (they cover deleted rows too, timed by when each run ended or wait ended), else from rows."""
+        (they cover deleted rows too, count every attempt's run, and time each by when it ended),
+        else from rows (each job's latest attempt, by when the job was created)."""
         f = self.filter
         if f.rollup_friendly and not exact:
             parts = {}
