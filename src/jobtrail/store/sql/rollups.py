@@ -194,10 +194,12 @@ def spans(since: float | None, until: float | None, horizon: float) -> list[tupl
 
 def _span(table: sa.Table, res: int, lo: Any, hi: Any, sids: Iterable[int]) -> list[Any]:
     cond = [table.c.res == res, table.c.sid.in_(sorted(sids))]
+    # Bound as integers: `t` is BIGINT, and PostgreSQL cannot use the index for a float bound.
+    # For whole t, t >= x is t >= ceil(x) and t < x is t < ceil(x).
     if lo is not None:
-        cond.append(table.c.t >= lo)
+        cond.append(table.c.t >= math.ceil(lo))
     if hi is not None:
-        cond.append(table.c.t < hi)
+        cond.append(table.c.t < math.ceil(hi))
     return cond
 
 
