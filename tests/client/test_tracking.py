@@ -171,6 +171,17 @@ def test_the_job_decorator_records_a_failure_and_reraises_it(fast: Trail) -> Non
     assert got.args is None  # called without arguments
 
 
+def test_oversize_args_are_capped_so_the_job_is_still_recorded(fast: Trail) -> None:
+    # Given args far over the store's 16 KB limit
+    with fast.track("bulk", job_id="big", args={"rows": ["x" * 100] * 1000}):
+        pass
+    # Expect the job recorded in full, its args replaced by a marker with a preview
+    job = _flushed(fast).get("big")
+    assert job.state == "succeeded"
+    assert "_truncated" in job.args and job.args["preview"].startswith('{"rows"')
+    assert fast.stats.rejected == 0
+
+
 def test_args_are_recorded_as_they_were_when_the_job_started(fast: Trail) -> None:
     """A job that changes its own argument objects must not rewrite what was tracked."""
     payload = {"ids": [1, 2, 3]}

@@ -37,7 +37,7 @@ from jobtrail.client.remote import (
 )
 from jobtrail.client.spill import Spill
 from jobtrail.client.writer import WriterStats
-from jobtrail.events import cap_args, new_event_id
+from jobtrail.events import new_event_id
 from jobtrail.ingest import IngestResult
 
 __all__ = ["BACKOFF_MAX", "SPILL_MAX_BYTES", "HttpSink", "RemoteStats", "default_spill_dir"]
@@ -153,8 +153,6 @@ class HttpSink:
         lines = []
         for event in events:
             try:
-                if "args" in event:
-                    event["args"] = cap_args(event["args"])
                 event.setdefault("event_id", new_event_id())
                 lines.append(encode_event(event))
             except (TypeError, ValueError, RecursionError) as exc:

@@ -93,9 +93,7 @@ class Trail:
         return self._store
 
     def _send(self, events: list[dict[str, Any]]) -> IngestResult:
-        for event in events:
-            if "args" in event:
-                event["args"] = cap_args(event["args"])
+        # Args were snapshotted and capped in the job's thread (`_fields`).
         result = ingest(self.store, events)
         if result.rejected:
             self._writer.stats.rejected += len(result.rejected)
