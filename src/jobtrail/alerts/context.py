@@ -1,0 +1,142 @@
+"""What one evaluation reads, read once: roll-up counts per window, histograms, queues, workers.
+
+Every number comes from the store's maintained roll-ups and small tables, never from scanning jobs,
+so an evaluation costs the same at a thousand jobs or a million. Several rules share one read (all
+count-based rules over the same window share one `rollup_counts` call). The 7-day run-time baseline
+of each name changes slowly, so a `BaselineCache` keeps it per whole hour across evaluations.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from jobtrail.sketch import quantiles
+from jobtrail.store.base import RollupHistogram, Store
+
+__all__ = ["COUNTED", "BaselineCache", "Context", "Percentiles"]
+
+COUNTED = (
+    "entered:succeeded",
+    "entered:failed",
+    "entered:killed",
+    "entered:retrying",
+    "entered:lost",
+    "load:queued",
+    "items:done",
+    "items:failed",
+)
+"""The counters any rule reads; fetched together per window."""
+ENDED = ("entered:succeeded", "entered:failed", "entered:killed", "entered:retrying")
+"""An attempt that ended one of these ways has a run duration (recorded at its end)."""
+HOUR = 3600
+
+Percentiles = tuple[int, float | None, float | None]
+"""(runs, p50, p95) of run seconds."""
+
+
+def _percentiles(hist: RollupHistogram) -> Percentiles:
+    buckets, n, _total, lo, hi = hist
+    if not n:
+        return 0, None, None
+    q = quantiles(buckets, (0.5, 0.95), lo, hi)
+    return n, q[0.5], q[0.95]
+
+
+class BaselineCache:
+    """Per name, the run-time percentiles of the `days` before the last whole hour; thread-safe and
+    bounded (one entry per name and hour, older hours dropped)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[tuple[str, int, float], Percentiles] = {}
+
+    def get(self, store: Store, name: str, end: float, span: float) -> Percentiles:
+        hour = int(end // HOUR * HOUR)
+        key = (name, hour, span)
+        with self._lock:
+            hit = self._values.get(key)
+        if hit is not None:
+            return hit
+        value = _percentiles(store.rollup_histogram("run", hour - span, hour, names=[name]))
+        with self._lock:
+            for old in [k for k in self._values if k[1] < hour]:
+                del self._values[old]
+            self._values[key] = value
+        return value
+
+
+class Context:
+    """The reads of one evaluation at instant `now`, each done at most once."""
+
+    def __init__(self, store: Store, now: float, baselines: BaselineCache | None = None) -> None:
+        self.store = store
+        self.now = now
+        self.baselines = baselines or BaselineCache()
+        self._counts: dict[float, dict[tuple[str, str], Counter[str]]] = {}
+        self._recent: dict[tuple[str, float], Percentiles] = {}
+        self._queues: list[dict[str, Any]] | None = None
+        self._workers: list[dict[str, Any]] | None = None
+
+    def counts(self, window: float) -> dict[tuple[str, str], Counter[str]]:
+        """Counter totals per (name, queue) over the last `window` seconds (whole minutes)."""
+        if window not in self._counts:
+            totals: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+            for _t, name, queue, metric, n in self.store.rollup_counts(
+                self.now - window, self.now, metrics=COUNTED, step=60
+            ):
+                totals[(name, queue)][metric] += n
+            self._counts[window] = dict(totals)
+        return self._counts[window]
+
+    def by_name(self, window: float) -> dict[str, Counter[str]]:
+        out: dict[str, Counter[str]] = defaultdict(Counter)
+        for (name, _queue), counter in self.counts(window).items():
+            out[name].update(counter)
+        return dict(out)
+
+    def by_queue(self, window: float) -> dict[str, Counter[str]]:
+        out: dict[str, Counter[str]] = defaultdict(Counter)
+        for (_name, queue), counter in self.counts(window).items():
+            out[queue].update(counter)
+        return dict(out)
+
+    def names_with_runs(self, window: float) -> list[str]:
+        return sorted(
+            name for name, c in self.by_name(window).items() if any(c[m] > 0 for m in ENDED)
+        )
+
+    def recent_runs(self, name: str, window: float) -> Percentiles:
+        """Run-time percentiles of `name` over the last `window` seconds."""
+        key = (name, window)
+        if key not in self._recent:
+            hist = self.store.rollup_histogram("run", self.now - window, self.now, names=[name])
+            self._recent[key] = _percentiles(hist)
+        return self._recent[key]
+
+    def baseline_runs(self, name: str, window: float, span: float) -> Percentiles:
+        """Run-time percentiles of `name` over `span` seconds ending before the recent window."""
+        return self.baselines.get(self.store, name, self.now - window, span)
+
+    def queue_levels(self) -> list[dict[str, Any]]:
+        if self._queues is None:
+            self._queues = list(self.store.queue_levels())
+        return self._queues
+
+    def workers(self) -> list[dict[str, Any]]:
+        if self._workers is None:
+            self._workers = list(self.store.workers())
+        return self._workers
+
+    def periodics(self) -> list[dict[str, Any]]:
+        return list(self.store.periodics())
+
+    def last_success(self, names: Sequence[str]) -> dict[str, float]:
+        return dict(self.store.last_success(names))
+
+
+def finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)

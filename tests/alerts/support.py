@@ -1,0 +1,66 @@
+"""Alert tests feed events with chosen timestamps through the normal ingest path, then evaluate at
+chosen instants. T is the middle of an hour, so windows and the hourly baseline are easy to read."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+from jobtrail.alerts import DEFAULT_RULES, Evaluator, Rule, Transition
+from jobtrail.ingest import ingest
+from jobtrail.store.base import Store
+
+T = 1_700_002_800.0 + 1800  # 2023-11-14 23:30 UTC
+assert T % 3600 == 1800
+
+
+class Feed:
+    """Writes jobs into a store as a tracked worker would have reported them."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._ids = itertools.count(1)
+
+    def run(self, name: str, end: float, seconds: float = 1.0, *, ok: bool = True,
+            queue: str = "default", progress: dict[str, int] | None = None) -> str:
+        job = f"{name}-{next(self._ids)}"
+        start = end - seconds
+        done: dict[str, Any] = {"job_id": job, "type": "succeeded" if ok else "failed", "at": end}
+        if progress:
+            done["progress"] = progress
+        if not ok:
+            done["error"] = {"type": "RuntimeError", "message": "boom"}
+        self.ingest([
+            {"job_id": job, "type": "queued", "at": start - 1, "name": name, "queue": queue},
+            {"job_id": job, "type": "started", "at": start},
+            done,
+        ])
+        return job
+
+    def runs(self, name: str, ends: Sequence[float], seconds: float = 1.0, **kw: Any) -> None:
+        for end in ends:
+            self.run(name, end, seconds, **kw)
+
+    def queued(self, name: str, at: float, n: int, queue: str = "default") -> list[str]:
+        ids = [f"{name}-{next(self._ids)}" for _ in range(n)]
+        self.ingest([{"job_id": j, "type": "queued", "at": at, "name": name, "queue": queue}
+                     for j in ids])
+        return ids
+
+    def ingest(self, events: list[dict[str, Any]]) -> None:
+        result = ingest(self.store, events)
+        assert not result.rejected, result.rejected
+
+
+def rule(rule_id: str) -> Rule:
+    return next(r for r in DEFAULT_RULES if r.id == rule_id)
+
+
+def only(rule_id: str) -> Evaluator:
+    """An evaluator of one default rule, notifying nobody."""
+    return Evaluator([rule(rule_id)], notifiers=())
+
+
+def steps(transitions: Sequence[Transition]) -> list[tuple[str, str, str]]:
+    return [(t.subject, t.from_state, t.to_state) for t in transitions]
