@@ -6,7 +6,7 @@ pending → firing once its `for` has passed, and resolved once the condition is
 
 from __future__ import annotations
 
-from alerts.support import T, Feed, only, rule, steps
+from alerts.support import Feed, T, only, rule, steps
 from jobtrail.alerts import DEFAULT_RULES, Evaluator, active
 from jobtrail.store.base import Store
 

@@ -188,10 +188,8 @@ def _periodic(ctx: Context, rule: Rule, state: str) -> list[Finding]:
     out = []
     for spec in specs:
         st = status(spec, last.get(spec["name"]), ctx.now)
-        if st.state == state:
-            since = st.last_success_at
-            value = ctx.now - since if since is not None else 0.0
-            out.append(Finding(str(spec["name"]), value, st.reason))
+        if st.state == state:  # value: seconds overdue
+            out.append(Finding(str(spec["name"]), ctx.now - st.due_at, st.reason))
     return sorted(out, key=lambda f: f.subject)
 
 
