@@ -12,6 +12,7 @@ from jobtrail.ingest import ingest
 from jobtrail.store.base import Store
 
 T = 1_700_002_800.0 + 1800  # 2023-11-14 23:30 UTC
+MINUTE = 60.0
 assert T % 3600 == 1800
 
 
@@ -64,3 +65,45 @@ def only(rule_id: str) -> Evaluator:
 
 def steps(transitions: Sequence[Transition]) -> list[tuple[str, str, str]]:
     return [(t.subject, t.from_state, t.to_state) for t in transitions]
+
+
+class Receiver:
+    """A real webhook receiver on loopback (a thread): answers 500 to the first `fail_first`
+    requests, 200 after; keeps every body it accepted."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.fail_first = fail_first
+        self.requests = 0
+        self.accepted: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                with lock:
+                    outer.requests += 1
+                    fail = outer.requests <= outer.fail_first
+                    if not fail:
+                        outer.accepted.append(json.loads(body))
+                        outer.headers.append(dict(self.headers))
+                self.send_response(500 if fail else 200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
