@@ -1,7 +1,7 @@
 """Rules from a YAML file: change the defaults' thresholds, `for` and severity, override them per
 job name (queue, worker), switch rules off, or add rules of any kind.
 
-    defaults: true                 # false: only the rules listed here
+    defaults: true                 # false: only the rules listed here (a default by its id)
     rules:
       failure_rate_warning:
         threshold: 10%
@@ -115,7 +115,9 @@ def _document(doc: Any) -> tuple[Rule, ...]:
     if not isinstance(keep_defaults, bool):
         raise _Error(doc.lines["defaults"], "defaults: must be true or false")
     rules: dict[str, Rule] = {r.id: r for r in DEFAULT_RULES} if keep_defaults else {}
-    entries = doc.get("rules") or {}
+    entries = doc.get("rules")
+    if entries is None:
+        return tuple(rules.values())
     if not isinstance(entries, _Map):
         raise _Error(doc.lines.get("rules", doc.line), "rules: must be a mapping of rule id → settings")
     for rule_id, spec in entries.items():
@@ -125,7 +127,8 @@ def _document(doc: Any) -> tuple[Rule, ...]:
             spec.line, spec.lines = line, {}
         if not isinstance(spec, _Map):
             raise _Error(line, f"rules.{rule_id}: must be a mapping of settings")
-        rules[rule_id] = _rule(rule_id, spec, rules.get(rule_id), line)
+        base = rules.get(rule_id) or next((r for r in DEFAULT_RULES if r.id == rule_id), None)
+        rules[rule_id] = _rule(rule_id, spec, base, line)
     return tuple(rules.values())
 
 
