@@ -26,6 +26,7 @@ __all__ = ["active", "advance", "engine_of", "history", "read", "write"]
 
 _LOCK_KEY = 7_466_123_005  # PostgreSQL advisory lock held while applying an evaluation
 _CLOCK = "alerts_evaluated_at"
+_MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
 
 def engine_of(store: Store) -> sa.Engine:
@@ -89,10 +90,10 @@ def history(
     t = alert_transitions.c
     stmt = sa.select(alert_transitions).order_by(t.id.desc()).limit(limit)
     if cursor is not None and cursor != "":
-        try:
-            stmt = stmt.where(t.id < int(cursor))
-        except ValueError:
-            raise InvalidInput(f"invalid cursor {cursor!r}") from None
+        text = str(cursor)
+        if not (text.isascii() and text.isdigit()):
+            raise InvalidInput(f"invalid cursor {cursor!r}")
+        stmt = stmt.where(t.id < min(int(text), _MAX_ID))
     if rule is not None:
         stmt = stmt.where(t.rule == rule)
     if subject is not None:
