@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from . import db, demo, operating, reading, serve
+from .alerts import alerts
 from .context import Cli
 
 __all__ = ["app", "main"]
@@ -53,6 +54,7 @@ app.command("delete")(operating.delete)
 app.command("sweep")(operating.sweep)
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
+app.command("alerts")(alerts)
 app.add_typer(db.app, name="db")
 
 
