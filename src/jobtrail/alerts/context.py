@@ -2,18 +2,19 @@
 
 Every number comes from the store's maintained roll-ups and small tables, never from scanning jobs,
 so an evaluation costs the same at a thousand jobs or a million. Several rules share one read (all
-count-based rules over the same window share one `rollup_counts` call). The 7-day run-time baseline
+count-based rules over the same window share one `rollup_counts` call; all names' run-time
+histograms come in one grouped read). The 7-day run-time baseline
 of each name changes slowly, so a `BaselineCache` keeps it per whole hour across evaluations.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from jobtrail.alerts.histograms import histograms_by_name
 from jobtrail.sketch import quantiles
 from jobtrail.store.base import RollupHistogram, Store
 
@@ -47,26 +48,29 @@ def _percentiles(hist: RollupHistogram) -> Percentiles:
 
 
 class BaselineCache:
-    """Per name, the run-time percentiles of the `days` before the last whole hour; thread-safe and
-    bounded (one entry per name and hour, older hours dropped)."""
+    """Per name, the run-time percentiles of the `span` seconds before the last whole hour; read for
+    all names at once, at most once per hour (and for names not seen yet). Thread-safe, bounded."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: dict[tuple[str, int, float], Percentiles] = {}
 
-    def get(self, store: Store, name: str, end: float, span: float) -> Percentiles:
+    def get(self, store: Store, names: Sequence[str], end: float, span: float) -> dict[
+        str, Percentiles
+    ]:
         hour = int(end // HOUR * HOUR)
-        key = (name, hour, span)
         with self._lock:
-            hit = self._values.get(key)
-        if hit is not None:
-            return hit
-        value = _percentiles(store.rollup_histogram("run", hour - span, hour, names=[name]))
-        with self._lock:
-            for old in [k for k in self._values if k[1] < hour]:
-                del self._values[old]
-            self._values[key] = value
-        return value
+            known = {n: self._values[(n, hour, span)] for n in names if (n, hour, span) in self._values}
+        missing = [n for n in names if n not in known]
+        if missing:
+            read = histograms_by_name(store, "run", hour - span, hour, missing)
+            fresh = {n: _percentiles(read[n]) if n in read else (0, None, None) for n in missing}
+            with self._lock:
+                for old in [k for k in self._values if k[1] < hour]:
+                    del self._values[old]
+                self._values.update({(n, hour, span): v for n, v in fresh.items()})
+            known.update(fresh)
+        return known
 
 
 class Context:
@@ -77,7 +81,7 @@ class Context:
         self.now = now
         self.baselines = baselines or BaselineCache()
         self._counts: dict[float, dict[tuple[str, str], Counter[str]]] = {}
-        self._recent: dict[tuple[str, float], Percentiles] = {}
+        self._recent: dict[float, dict[str, Percentiles]] = {}
         self._queues: list[dict[str, Any]] | None = None
         self._workers: list[dict[str, Any]] | None = None
 
@@ -109,17 +113,19 @@ class Context:
             name for name, c in self.by_name(window).items() if any(c[m] > 0 for m in ENDED)
         )
 
-    def recent_runs(self, name: str, window: float) -> Percentiles:
-        """Run-time percentiles of `name` over the last `window` seconds."""
-        key = (name, window)
-        if key not in self._recent:
-            hist = self.store.rollup_histogram("run", self.now - window, self.now, names=[name])
-            self._recent[key] = _percentiles(hist)
-        return self._recent[key]
+    def recent_runs(self, window: float) -> dict[str, Percentiles]:
+        """Run-time percentiles over the last `window` seconds of each name that ran in it."""
+        if window not in self._recent:
+            names = self.names_with_runs(window)
+            read = histograms_by_name(self.store, "run", self.now - window, self.now, names)
+            self._recent[window] = {n: _percentiles(h) for n, h in read.items()}
+        return self._recent[window]
 
-    def baseline_runs(self, name: str, window: float, span: float) -> Percentiles:
-        """Run-time percentiles of `name` over `span` seconds ending before the recent window."""
-        return self.baselines.get(self.store, name, self.now - window, span)
+    def baseline_runs(self, window: float, span: float) -> dict[str, Percentiles]:
+        """Run-time percentiles of each recently run name over `span` seconds before the recent
+        window (up to its last whole hour)."""
+        names = self.names_with_runs(window)
+        return self.baselines.get(self.store, names, self.now - window, span)
 
     def queue_levels(self) -> list[dict[str, Any]]:
         if self._queues is None:
@@ -136,7 +142,3 @@ class Context:
 
     def last_success(self, names: Sequence[str]) -> dict[str, float]:
         return dict(self.store.last_success(names))
-
-
-def finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)

@@ -78,11 +78,8 @@ def item_failure_rate(ctx: Context, rule: Rule) -> list[Finding]:
 def run_time(ctx: Context, rule: Rule) -> list[Finding]:
     out = []
     window = rule.params["window"]
-    for name in ctx.names_with_runs(window):
-        if not rule.applies_to(name):
-            continue
-        runs, _p50, p95 = ctx.recent_runs(name, window)
-        if p95 is None or runs < rule.param(name, "min_runs"):
+    for name, (runs, _p50, p95) in sorted(ctx.recent_runs(window).items()):
+        if not rule.applies_to(name) or p95 is None or runs < rule.param(name, "min_runs"):
             continue
         if p95 > rule.param(name, "threshold"):
             out.append(Finding(name, p95, f"p95 run time {format_duration(p95)} over {runs} runs in "
@@ -94,13 +91,11 @@ def run_time(ctx: Context, rule: Rule) -> list[Finding]:
 def _anomaly(ctx: Context, rule: Rule, long: bool) -> list[Finding]:
     out = []
     window = rule.params["window"]
-    for name in ctx.names_with_runs(window):
-        if not rule.applies_to(name):
+    baselines = ctx.baseline_runs(window, rule.params["baseline"])
+    for name, (runs, p50, _p95) in sorted(ctx.recent_runs(window).items()):
+        if not rule.applies_to(name) or p50 is None or runs < rule.param(name, "min_runs"):
             continue
-        runs, p50, _p95 = ctx.recent_runs(name, window)
-        if p50 is None or runs < rule.param(name, "min_runs"):
-            continue
-        base_runs, base_p50, base_p95 = ctx.baseline_runs(name, window, rule.params["baseline"])
+        base_runs, base_p50, base_p95 = baselines.get(name, (0, None, None))
         if base_p50 is None or base_p95 is None or base_runs < rule.param(name, "min_baseline_runs"):
             continue
         factor = rule.param(name, "factor")

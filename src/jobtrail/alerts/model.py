@@ -87,7 +87,8 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """A pending or firing rule instance, as stored. `since` is when its condition began to hold."""
+    """A pending or firing rule instance, as stored. `since` is when its condition began to hold;
+    `updated_at` when its state, value, summary or severity last changed."""
 
     rule: str
     subject: str
@@ -97,7 +98,7 @@ class Alert:
     summary: str
     since: float
     fired_at: float | None
-    evaluated_at: float
+    updated_at: float
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -109,7 +110,7 @@ class Alert:
             "summary": self.summary,
             "since": self.since,
             "fired_at": self.fired_at,
-            "evaluated_at": self.evaluated_at,
+            "updated_at": self.updated_at,
         }
 
 

@@ -60,7 +60,7 @@ def write(store: Store) -> Iterator[sa.Connection]:
 
 def _alert(row: Any) -> Alert:
     return Alert(row.rule, row.subject, row.state, row.severity, row.value, row.summary,
-                 row.since, row.fired_at, row.evaluated_at)
+                 row.since, row.fired_at, row.updated_at)
 
 
 def _transition(row: Any) -> Transition:
@@ -131,12 +131,22 @@ def advance(
             out.append(_record(conn, alert, to, now, alert.value, alert.summary, alert.severity))
             conn.execute(alert_state.delete().where(alert_state.c.rule == rid,
                                                     alert_state.c.subject == subject))
+        updates: list[dict[str, Any]] = []
         for rid, by_subject in sorted(found.items()):
             rule = enabled.get(rid)
             if rule is None:
                 continue
             for subject, f in sorted(by_subject.items()):
-                out.extend(_step(conn, rule, current.get((rid, subject)), f, now))
+                out.extend(_step(conn, rule, current.get((rid, subject)), f, now, updates))
+        if updates:
+            s = alert_state.c
+            conn.execute(
+                alert_state.update().where(s.rule == sa.bindparam("k_rule"),
+                                           s.subject == sa.bindparam("k_subject"))
+                .values(severity=sa.bindparam("severity"), value=sa.bindparam("value"),
+                        summary=sa.bindparam("summary"), updated_at=sa.bindparam("updated_at")),
+                updates,
+            )
         for tr in out:
             if tr.to_state in NOTIFIED:
                 for channel in channels:
@@ -146,9 +156,10 @@ def advance(
     return out
 
 
-def _step(conn: sa.Connection, rule: Rule, alert: Alert | None, f: Finding, now: float) -> list[
-    Transition
-]:
+def _step(conn: sa.Connection, rule: Rule, alert: Alert | None, f: Finding, now: float,
+          updates: list[dict[str, Any]]) -> list[Transition]:
+    """The transitions of one rule instance that holds now; a changed value of an alert that stays
+    where it is goes to `updates`, written in one batch."""
     severity = rule.severity_of(f.subject)
     s = alert_state.c
     key = (s.rule == rule.id, s.subject == f.subject)
@@ -158,7 +169,7 @@ def _step(conn: sa.Connection, rule: Rule, alert: Alert | None, f: Finding, now:
         state = "firing" if firing else "pending"
         conn.execute(alert_state.insert().values(
             rule=rule.id, subject=f.subject, state=state, severity=severity, value=f.value,
-            summary=f.summary, since=since, fired_at=now if firing else None, evaluated_at=now))
+            summary=f.summary, since=since, fired_at=now if firing else None, updated_at=now))
         start = Alert(rule.id, f.subject, "inactive", severity, f.value, f.summary, since, None, now)
         out = [] if firing else [_record(conn, start, "pending", now, f.value, f.summary, severity)]
         if firing:
@@ -167,10 +178,11 @@ def _step(conn: sa.Connection, rule: Rule, alert: Alert | None, f: Finding, now:
     if alert.state == "pending" and now - alert.since >= rule.for_of(f.subject):
         conn.execute(alert_state.update().where(*key).values(
             state="firing", severity=severity, value=f.value, summary=f.summary, fired_at=now,
-            evaluated_at=now))
+            updated_at=now))
         return [_record(conn, alert, "firing", now, f.value, f.summary, severity)]
-    conn.execute(alert_state.update().where(*key).values(
-        severity=severity, value=f.value, summary=f.summary, evaluated_at=now))
+    if (alert.severity, alert.value, alert.summary) != (severity, f.value, f.summary):
+        updates.append({"k_rule": rule.id, "k_subject": f.subject, "severity": severity,
+                        "value": f.value, "summary": f.summary, "updated_at": now})
     return []
 
 

@@ -25,7 +25,7 @@ class AlertOut(BaseModel):
     summary: str
     since: float = Field(description="when the condition began to hold (Unix seconds)")
     fired_at: float | None
-    evaluated_at: float
+    updated_at: float = Field(description="when its state, value or summary last changed")
 
 
 class TransitionOut(BaseModel):

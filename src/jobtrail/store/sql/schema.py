@@ -176,7 +176,7 @@ alert_state = sa.Table(
     sa.Column("summary", sa.Text, nullable=False),
     sa.Column("since", T, nullable=False),
     sa.Column("fired_at", T),
-    sa.Column("evaluated_at", T, nullable=False),
+    sa.Column("updated_at", T, nullable=False),
 )
 """Alerts that are pending or firing now, one row per (rule, subject); cleared ones are deleted."""
 

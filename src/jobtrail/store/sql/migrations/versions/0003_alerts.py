@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("summary", sa.Text, nullable=False),
         sa.Column("since", T, nullable=False),
         sa.Column("fired_at", T),
-        sa.Column("evaluated_at", T, nullable=False),
+        sa.Column("updated_at", T, nullable=False),
     )
     op.create_table(
         "alert_transitions",
