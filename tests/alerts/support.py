@@ -25,6 +25,14 @@ class Feed:
 
     def run(self, name: str, end: float, seconds: float = 1.0, *, ok: bool = True,
             queue: str = "default", progress: dict[str, int] | None = None) -> str:
+        events = self.run_events(name, end, seconds, ok=ok, queue=queue, progress=progress)
+        self.ingest(events)
+        return str(events[0]["job_id"])
+
+    def run_events(self, name: str, end: float, seconds: float = 1.0, *, ok: bool = True,
+                   queue: str = "default", progress: dict[str, int] | None = None
+                   ) -> list[dict[str, Any]]:
+        """The events of one run (queued, started, then succeeded or failed at `end`)."""
         job = f"{name}-{next(self._ids)}"
         start = end - seconds
         done: dict[str, Any] = {"job_id": job, "type": "succeeded" if ok else "failed", "at": end}
@@ -32,16 +40,15 @@ class Feed:
             done["progress"] = progress
         if not ok:
             done["error"] = {"type": "RuntimeError", "message": "boom"}
-        self.ingest([
+        return [
             {"job_id": job, "type": "queued", "at": start - 1, "name": name, "queue": queue},
             {"job_id": job, "type": "started", "at": start},
             done,
-        ])
-        return job
+        ]
 
     def runs(self, name: str, ends: Sequence[float], seconds: float = 1.0, **kw: Any) -> None:
-        for end in ends:
-            self.run(name, end, seconds, **kw)
+        """Several runs, ingested as one batch."""
+        self.ingest([e for end in ends for e in self.run_events(name, end, seconds, **kw)])
 
     def queued(self, name: str, at: float, n: int, queue: str = "default") -> list[str]:
         ids = [f"{name}-{next(self._ids)}" for _ in range(n)]
