@@ -3,17 +3,21 @@ at GET /api/v1/alerts, notifies the webhook, can be switched off, and stops clea
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from typer.testing import CliRunner
 
 from alerts.support import Receiver
+from jobtrail.cli import app
 from jobtrail.config import Settings
 from jobtrail.ingest import ingest
 from jobtrail.store import open_store
@@ -110,3 +114,37 @@ def test_alerts_can_be_switched_off(store_url: str, serve: Serve, monkeypatch: p
     time.sleep(2.5)  # two intervals, had the task been running
     body = httpx.get(base + "/api/v1/alerts", headers={"Authorization": f"Bearer {READ}"}).json()
     assert body == {"active": [], "history": [], "next_cursor": None}
+
+
+def test_a_bad_rules_file_stops_the_server_at_startup(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "alerts.yml"
+    rules.write_text("rules:\n  failure_rate_warning:\n    threshold: lots\n")
+    monkeypatch.setenv("JOBTRAIL_ALERTS_FILE", str(rules))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(asgi_app(sqlite_url), log_level="error", ws="none",
+                                           lifespan="on"))
+    with pytest.raises(SystemExit):
+        server.run(sockets=[sock])  # uvicorn exits when the app's startup fails
+    sock.close()
+    assert not server.started
+    logged = capfd.readouterr().err  # uvicorn logs the startup failure to stderr
+    assert f"alerts file {rules}, line 3: rules.failure_rate_warning.threshold" in logged
+
+
+def test_the_cli_reads_alerts_from_a_server(
+    store_url: str, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOBTRAIL_ALERTS_INTERVAL", "1s")
+    _failing_now(store_url)
+    base = serve(store_url)
+    runner = CliRunner()
+
+    def firing() -> bool:
+        result = runner.invoke(app, ["--url", base, "--token", READ, "alerts", "--json"])
+        assert result.exit_code == 0, result.output
+        return any(a["state"] == "firing" for a in json.loads(result.output)["active"])
+
+    assert _wait(firing)
