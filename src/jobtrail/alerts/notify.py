@@ -114,9 +114,9 @@ def deliver_due(
     by_channel = {n.channel: n for n in notifiers}
     owner = owner or owner_id()
     done = 0
-    for d in outbox.due(store, now):
+    for d in outbox.due(store, now, list(by_channel)):
         notifier = by_channel.get(d.channel)
-        if notifier is None or not outbox.claim(store, d.id, owner, now, lease):
+        if notifier is None or not outbox.claim(store, d.id, owner, now, lease):  # another has it
             continue
         try:
             notifier.send(d.transition, d.id)

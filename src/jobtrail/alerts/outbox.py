@@ -10,6 +10,7 @@ otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -35,8 +36,10 @@ def backoff(attempts: int, base: float = 5.0, cap: float = 600.0) -> float:
     return float(min(cap, base * 2 ** max(0, attempts - 1)))
 
 
-def due(store: Store, now: float, limit: int = 100) -> list[Delivery]:
-    """Pending deliveries whose time has come and whose lease (if any) ran out, oldest first."""
+def due(store: Store, now: float, channels: Sequence[str] | None = None, limit: int = 100
+        ) -> list[Delivery]:
+    """Pending deliveries (of `channels`, default all) whose time has come and whose lease (if any)
+    ran out, oldest first."""
     o, t = alert_outbox.c, alert_transitions.c
     stmt = (
         sa.select(o.id.label("oid"), o.channel, o.attempts, alert_transitions)
@@ -46,6 +49,8 @@ def due(store: Store, now: float, limit: int = 100) -> list[Delivery]:
         .order_by(o.next_at, o.id)
         .limit(limit)
     )
+    if channels is not None:
+        stmt = stmt.where(o.channel.in_(list(channels)))
     with read(store) as conn:
         return [
             Delivery(r.oid, r.channel, r.attempts, Transition(
