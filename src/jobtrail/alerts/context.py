@@ -74,39 +74,58 @@ class BaselineCache:
 
 
 class Context:
-    """The reads of one evaluation at instant `now`, each done at most once."""
+    """The reads of one evaluation at instant `now`, each done at most once. Counters are read
+    per minute once, over the longest window `span` any rule needs, and summed per window here."""
 
-    def __init__(self, store: Store, now: float, baselines: BaselineCache | None = None) -> None:
+    def __init__(self, store: Store, now: float, baselines: BaselineCache | None = None,
+                 span: float = 0.0) -> None:
         self.store = store
         self.now = now
         self.baselines = baselines or BaselineCache()
+        self.span = span
+        self._minutes: list[tuple[int, str, str, str, int]] | None = None
+        self._read_span = 0.0
         self._counts: dict[float, dict[tuple[str, str], Counter[str]]] = {}
+        self._grouped: dict[tuple[float, int], dict[str, Counter[str]]] = {}
         self._recent: dict[float, dict[str, Percentiles]] = {}
         self._queues: list[dict[str, Any]] | None = None
         self._workers: list[dict[str, Any]] | None = None
+        self._periodics: list[dict[str, Any]] | None = None
+        self._last_success: dict[str, float] | None = None
+
+    def _rows(self, window: float) -> list[tuple[int, str, str, str, int]]:
+        if self._minutes is None or window > self._read_span:
+            self._read_span = max(window, self.span)
+            self._minutes = self.store.rollup_counts(
+                self.now - self._read_span, self.now, metrics=COUNTED, step=60)
+        return self._minutes
 
     def counts(self, window: float) -> dict[tuple[str, str], Counter[str]]:
-        """Counter totals per (name, queue) over the last `window` seconds (whole minutes)."""
+        """Counter totals per (name, queue) over the last `window` seconds (whole minutes, as
+        `rollup_counts(now - window, now, step=60)` counts them)."""
         if window not in self._counts:
+            first = (self.now - window) // 60 * 60
             totals: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-            for _t, name, queue, metric, n in self.store.rollup_counts(
-                self.now - window, self.now, metrics=COUNTED, step=60
-            ):
-                totals[(name, queue)][metric] += n
+            for t, name, queue, metric, n in self._rows(window):
+                if t >= first:
+                    totals[(name, queue)][metric] += n
             self._counts[window] = dict(totals)
         return self._counts[window]
 
+    def _group(self, window: float, part: int) -> dict[str, Counter[str]]:
+        key = (window, part)
+        if key not in self._grouped:
+            out: dict[str, Counter[str]] = defaultdict(Counter)
+            for pair, counter in self.counts(window).items():
+                out[pair[part]].update(counter)
+            self._grouped[key] = dict(out)
+        return self._grouped[key]
+
     def by_name(self, window: float) -> dict[str, Counter[str]]:
-        out: dict[str, Counter[str]] = defaultdict(Counter)
-        for (name, _queue), counter in self.counts(window).items():
-            out[name].update(counter)
-        return dict(out)
+        return self._group(window, 0)
 
     def by_queue(self, window: float) -> dict[str, Counter[str]]:
-        out: dict[str, Counter[str]] = defaultdict(Counter)
-        for (_name, queue), counter in self.counts(window).items():
-            out[queue].update(counter)
-        return dict(out)
+        return self._group(window, 1)
 
     def names_with_runs(self, window: float) -> list[str]:
         return sorted(
@@ -138,7 +157,13 @@ class Context:
         return self._workers
 
     def periodics(self) -> list[dict[str, Any]]:
-        return list(self.store.periodics())
+        if self._periodics is None:
+            self._periodics = list(self.store.periodics())
+        return self._periodics
 
-    def last_success(self, names: Sequence[str]) -> dict[str, float]:
-        return dict(self.store.last_success(names))
+    def last_success(self) -> dict[str, float]:
+        """The last success of every declared periodic job."""
+        if self._last_success is None:
+            names = [p["name"] for p in self.periodics()]
+            self._last_success = dict(self.store.last_success(names)) if names else {}
+        return self._last_success

@@ -35,10 +35,12 @@ class Evaluator:
         self.rules = tuple(rules)
         self.notifiers = tuple(notifiers)
         self.baselines = BaselineCache()
+        self.span = max((r.params.get("window", 0.0) for r in self.rules if r.enabled), default=0.0)
+        """The longest window a rule reads counters over: one read serves them all."""
 
     def findings(self, store: Store, now: float) -> dict[str, list[Finding]]:
         """What each enabled rule finds at `now`; rules that failed are absent."""
-        ctx = Context(store, now, self.baselines)
+        ctx = Context(store, now, self.baselines, self.span)
         out: dict[str, list[Finding]] = {}
         for rule in self.rules:
             if not rule.enabled:

@@ -179,7 +179,7 @@ def _periodic(ctx: Context, rule: Rule, state: str) -> list[Finding]:
     specs = [s for s in ctx.periodics() if rule.applies_to(str(s["name"]))]
     if not specs:
         return []
-    last = ctx.last_success([s["name"] for s in specs])
+    last = ctx.last_success()
     out = []
     for spec in specs:
         st = status(spec, last.get(spec["name"]), ctx.now)
