@@ -87,8 +87,8 @@ def test_p95_run_time_warning_and_critical(store: Store, feed: Feed) -> None:
 
 
 def _history(feed: Feed, name: str, seconds: float) -> None:
-    """60 runs over the previous day (the baseline), long before the recent window."""
-    feed.runs(name, [T - 86400 + 1200 * i for i in range(60)], seconds=seconds)
+    """60 runs over the two days before today (the baseline: whole days before the recent window)."""
+    feed.runs(name, [T - 3 * 86400 + 2400 * i for i in range(60)], seconds=seconds)
 
 
 def test_run_time_long_against_the_names_own_history(store: Store, feed: Feed) -> None:
@@ -120,7 +120,7 @@ def test_run_time_short_against_the_names_own_history(store: Store, feed: Feed) 
 
 
 def test_run_time_anomalies_need_enough_history(store: Store, feed: Feed) -> None:
-    feed.runs("new.job", [T - 80000 + 1200 * i for i in range(10)], seconds=10)  # 10 < 50 runs
+    feed.runs("new.job", [T - 3 * 86400 + 1200 * i for i in range(10)], seconds=10)  # 10 < 50 runs
     feed.runs("new.job", [T - 500 + 60 * i for i in range(8)], seconds=600)
     assert only("run_time_long").evaluate(store, T) == []
 
@@ -151,7 +151,7 @@ def test_stalled_jobs(store: Store, feed: Feed) -> None:
 
 
 def test_every_default_rule_is_quiet_on_healthy_data(store: Store, feed: Feed) -> None:
-    feed.runs("ok.job", [T - 86400 + 1200 * i for i in range(60)], seconds=10)
+    feed.runs("ok.job", [T - 3 * 86400 + 2400 * i for i in range(60)], seconds=10)
     feed.runs("ok.job", [T - 500 + 20 * i for i in range(20)], seconds=10)
     ev = Evaluator(DEFAULT_RULES, notifiers=())
     assert ev.findings(store, T) == {r.id: [] for r in DEFAULT_RULES}

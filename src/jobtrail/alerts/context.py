@@ -1,10 +1,10 @@
 """What one evaluation reads, read once: roll-up counts per window, histograms, queues, workers.
 
 Every number comes from the store's maintained roll-ups and small tables, never from scanning jobs,
-so an evaluation costs the same at a thousand jobs or a million. Several rules share one read (all
-count-based rules over the same window share one `rollup_counts` call; all names' run-time
-histograms come in one grouped read). The 7-day run-time baseline
-of each name changes slowly, so a `BaselineCache` keeps it per whole hour across evaluations.
+so an evaluation costs the same at a thousand jobs or a million. Rules share reads: one per-minute
+`rollup_counts` read serves every count-based rule, and all names' run-time histograms come in one
+grouped read. The 7-day run-time baseline of each name changes slowly: it covers whole UTC days
+(day roll-ups, a few rows per name), and a `BaselineCache` keeps it for the day.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ COUNTED = (
 """The counters any rule reads; fetched together per window."""
 ENDED = ("entered:succeeded", "entered:failed", "entered:killed", "entered:retrying")
 """An attempt that ended one of these ways has a run duration (recorded at its end)."""
-HOUR = 3600
+DAY = 86400
 
 Percentiles = tuple[int, float | None, float | None]
 """(runs, p50, p95) of run seconds."""
@@ -48,8 +48,9 @@ def _percentiles(hist: RollupHistogram) -> Percentiles:
 
 
 class BaselineCache:
-    """Per name, the run-time percentiles of the `span` seconds before the last whole hour; read for
-    all names at once, at most once per hour (and for names not seen yet). Thread-safe, bounded."""
+    """Per name, the run-time percentiles of the `span` seconds before the start of the UTC day
+    holding `end`; read for all names at once, at most once a day (and for names not seen yet).
+    Thread-safe, bounded (older days are dropped)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -58,17 +59,17 @@ class BaselineCache:
     def get(self, store: Store, names: Sequence[str], end: float, span: float) -> dict[
         str, Percentiles
     ]:
-        hour = int(end // HOUR * HOUR)
+        day = int(end // DAY * DAY)
         with self._lock:
-            known = {n: self._values[(n, hour, span)] for n in names if (n, hour, span) in self._values}
+            known = {n: self._values[(n, day, span)] for n in names if (n, day, span) in self._values}
         missing = [n for n in names if n not in known]
         if missing:
-            read = histograms_by_name(store, "run", hour - span, hour, missing)
+            read = histograms_by_name(store, "run", day - span, day, missing)
             fresh = {n: _percentiles(read[n]) if n in read else (0, None, None) for n in missing}
             with self._lock:
-                for old in [k for k in self._values if k[1] < hour]:
+                for old in [k for k in self._values if k[1] < day]:
                     del self._values[old]
-                self._values.update({(n, hour, span): v for n, v in fresh.items()})
+                self._values.update({(n, day, span): v for n, v in fresh.items()})
             known.update(fresh)
         return known
 
@@ -142,7 +143,7 @@ class Context:
 
     def baseline_runs(self, window: float, span: float) -> dict[str, Percentiles]:
         """Run-time percentiles of each recently run name over `span` seconds before the recent
-        window (up to its last whole hour)."""
+        window, up to the start of that day."""
         names = self.names_with_runs(window)
         return self.baselines.get(self.store, names, self.now - window, span)
 

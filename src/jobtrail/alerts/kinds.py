@@ -215,14 +215,14 @@ KINDS: dict[str, Kind] = {
     }, run_time, "p95 run time of a job name"),
     "run_time_long": Kind("name", {
         "window": Param("seconds", 600, _WINDOW),
-        "baseline": Param("seconds", 7 * DAY, "history the recent runs are compared with"),
+        "baseline": Param("seconds", 7 * DAY, "history (whole days before today) compared with"),
         "factor": Param("number", 2, "fires when recent p50 > max(usual p95, factor × usual p50)"),
         "min_runs": Param("count", 5, "fewer recent runs never fire"),
         "min_baseline_runs": Param("count", 50, "less history never fires"),
     }, run_time_long, "recent p50 run time far above the name's own history"),
     "run_time_short": Kind("name", {
         "window": Param("seconds", 600, _WINDOW),
-        "baseline": Param("seconds", 7 * DAY, "history the recent runs are compared with"),
+        "baseline": Param("seconds", 7 * DAY, "history (whole days before today) compared with"),
         "factor": Param("number", 5, "fires when recent p50 < usual p50 ÷ factor"),
         "min_runs": Param("count", 5, "fewer recent runs never fire"),
         "min_baseline_runs": Param("count", 50, "less history never fires"),
