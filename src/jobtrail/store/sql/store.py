@@ -252,6 +252,29 @@ class SqlStore:
         with self._read() as conn:
             return rollups.read_counts(conn, since, until, names, queues, metrics, step)
 
+    def rollup_totals(
+        self,
+        since: float | None,
+        until: float | None,
+        names: Sequence[str] = (),
+        queues: Sequence[str] = (),
+        metrics: Sequence[str] = (),
+    ) -> list[tuple[str, str, str, int]]:
+        with self._read() as conn:
+            return rollups.read_totals(conn, since, until, names, queues, metrics)
+
+    def rollup_histograms(
+        self,
+        kind: str,
+        since: float | None,
+        until: float | None,
+        names: Sequence[str] = (),
+        queues: Sequence[str] = (),
+        step: int | None = None,
+    ) -> list[tuple[int, str, str, int, int]]:
+        with self._read() as conn:
+            return rollups.read_histograms(conn, kind, since, until, names, queues, step)
+
     def expired(self, rules: Sequence[RetentionRule], now: float, limit: int) -> list[str]:
         keep = _keep_expression(rules)
         ended = sa.func.coalesce(jobs.c.finished_at, jobs.c.updated_at)
