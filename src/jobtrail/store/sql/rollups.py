@@ -338,4 +338,4 @@ def read_histograms(
         .group_by("b", h.c.sid, h.c.bucket)
         .order_by("b", h.c.sid, h.c.bucket)
     )
-    return [(int(b), *sids[sid], bucket, int(n)) for b, sid, bucket, n in rows if n > 0]
+    return [(int(r[0]), *sids[r[1]], int(r[2]), int(r[3])) for r in rows if r[3] > 0]
