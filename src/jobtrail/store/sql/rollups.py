@@ -332,7 +332,7 @@ def read_histograms(
     res = MINUTE if step < HOUR else HOUR
     cond = _span(h, res, None if since is None else since // res * res, until, sids)
     t = h.c.t if step == res else (h.c.t // step) * step
-    rows = conn.execute(
+    rows: sa.Result[Any] = conn.execute(
         sa.select(t.label("b"), h.c.sid, h.c.bucket, sa.func.sum(h.c.n))
         .where(h.c.kind == code, *cond)
         .group_by("b", h.c.sid, h.c.bucket)
