@@ -332,10 +332,10 @@ def read_histograms(
     res = MINUTE if step < HOUR else HOUR
     cond = _span(h, res, None if since is None else since // res * res, until, sids)
     t = h.c.t if step == res else (h.c.t // step) * step
-    rows: sa.Result[Any] = conn.execute(
+    per_step = conn.execute(
         sa.select(t.label("b"), h.c.sid, h.c.bucket, sa.func.sum(h.c.n))
         .where(h.c.kind == code, *cond)
         .group_by("b", h.c.sid, h.c.bucket)
         .order_by("b", h.c.sid, h.c.bucket)
     )
-    return [(int(r[0]), *sids[r[1]], int(r[2]), int(r[3])) for r in rows if r[3] > 0]
+    return [(int(b), *sids[sid], bucket, int(n)) for b, sid, bucket, n in per_step if n > 0]
