@@ -19,6 +19,7 @@ from jobtrail.insights.series import (
     ratio_series,
 )
 from jobtrail.model import Job, JobFilter, Stats
+from jobtrail.periodic import PeriodicStatus, status
 from jobtrail.query import JobQuery
 from jobtrail.sketch import value_of
 from jobtrail.store.base import Store
@@ -64,12 +65,9 @@ class NameDetail:
     failure_rate: Series
     wait: Series
     recent_failures: list[Job]
-    periodic: Any | None
+    periodic: PeriodicStatus | None
 
     def to_dict(self) -> dict[str, Any]:
-        periodic = self.periodic
-        if periodic is not None and hasattr(periodic, "__dataclass_fields__"):
-            periodic = {f: getattr(periodic, f) for f in periodic.__dataclass_fields__}
         return {
             "name": self.name,
             "since": self.since,
@@ -81,7 +79,7 @@ class NameDetail:
             "failure_rate": self.failure_rate.to_dict(),
             "wait": self.wait.to_dict(),
             "recent_failures": [j.as_dict() for j in self.recent_failures],
-            "periodic": periodic,
+            "periodic": None if self.periodic is None else self.periodic.to_dict(),
         }
 
 
@@ -146,5 +144,13 @@ def name_detail(
         failure_rate=ratio_series(throughput, "failed"),
         wait=percentile_series(store, "wait", start, end, step, names),
         recent_failures=[Job.from_record(r) for r in recent],
-        periodic=None,
+        periodic=_periodic(store, name, now),
     )
+
+
+def _periodic(store: Store, name: str, now: float) -> PeriodicStatus | None:
+    """The name's periodic status when it was declared periodic, else None."""
+    declared = [d for d in store.periodics() if d["name"] == name]
+    if not declared:
+        return None
+    return status(declared[0], store.last_success((name,)).get(name), now)
