@@ -139,3 +139,29 @@ def test_histograms_of_nothing_are_empty(trail: Any) -> None:
     assert trail.store.rollup_histograms("run", None, None) == []
     assert trail.store.rollup_histograms("run", T0, T0 + H, step=60) == []
     assert trail.store.rollup_totals(None, None) == []
+
+
+def test_find_values_reads_named_fields_of_matching_jobs_newest_first(trail: Any) -> None:
+    # Given jobs with known times
+    jobs = _jobs(6, n=30)
+    _ingest(trail, jobs)
+    # When three fields of the failed jobs of name "a" are read, five at a time
+    from jobtrail.model import JobFilter
+
+    flt = JobFilter(names=("a",), states=("failed",))
+    first = trail.store.find_values(flt, ("id", "run", "finished_at"), 5, None)
+    # Expect exactly what the full records hold, in `find`'s order
+    records = trail.store.find(flt, 5, None)
+    assert first == [(r["id"], r["run"], r["finished_at"]) for r in records]
+    expected = sorted((j for j in jobs if j["name"] == "a" and j["end"] == "failed"),
+                      key=lambda j: (j["queued"], j["id"]), reverse=True)
+    assert [row[0] for row in first] == [j["id"] for j in expected][:5]
+    assert first[0][1] == pytest.approx(expected[0]["ended"] - expected[0]["started"])
+
+
+def test_find_values_refuses_a_field_that_is_not_a_column(trail: Any) -> None:
+    from jobtrail import InvalidInput
+    from jobtrail.model import JobFilter
+
+    with pytest.raises(InvalidInput, match="cannot read field 'doc'"):
+        trail.store.find_values(JobFilter(), ("id", "doc"), 5, None)

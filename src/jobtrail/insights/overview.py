@@ -12,6 +12,7 @@ from typing import Any
 from jobtrail.durations import format_duration, parse_instant
 from jobtrail.insights.fleet import QueueRow, queue_rows
 from jobtrail.insights.series import Series, choose_step, count_series, load, ratio_series
+from jobtrail.periodic import status
 from jobtrail.rollup import METRICS
 from jobtrail.sketch import quantiles
 from jobtrail.store.base import Store
@@ -33,8 +34,10 @@ class Thresholds:
     failure_rate_bad: float = 0.20
     p95_run_warn: float = 300.0
     p95_run_bad: float = 600.0
-    since_success_warn: float = 120 * 60.0
-    since_success_bad: float = 360 * 60.0
+    since_success_warn: float | None = 120 * 60.0
+    since_success_bad: float | None = 360 * 60.0
+    """For names not declared periodic (None: never); a periodic name is judged by its own
+    schedule instead: late is warn, down is bad."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,7 @@ def level_of(
     t: Thresholds,
 ) -> tuple[str, list[str]]:
     """("ok" | "warn" | "bad", why), the worst over seed 002's four thresholds."""
-    checks: list[tuple[float | None, float, float, Callable[[float], str]]] = [
+    checks: list[tuple[float | None, float | None, float | None, Callable[[float], str]]] = [
         (failed_per_min, t.failures_per_min_warn, t.failures_per_min_bad,
          lambda v: f"{v:.2g} failures/min"),
         (failure_rate, t.failure_rate_warn, t.failure_rate_bad,
@@ -109,7 +112,7 @@ def level_of(
     for value, warn, bad, say in checks:
         if value is None:
             continue
-        level = 2 if value > bad else 1 if value > warn else 0
+        level = 2 if bad is not None and value > bad else 1 if warn is not None and value > warn else 0
         if level:
             reasons.append(say(value))
         worst = max(worst, level)
@@ -140,6 +143,7 @@ def overview(
         hist[name][bucket] += n
     names = sorted(set(per_name) | set(hist))
     last = store.last_success(names) if names else {}
+    periodic = {d["name"]: d for d in store.periodics()}
     rows = []
     for name in names:
         ok = per_name[name]["entered:succeeded"]
@@ -147,8 +151,13 @@ def overview(
         q = quantiles(hist[name], (0.5, 0.95)) if name in hist else {0.5: None, 0.95: None}
         rate = failed / (ok + failed) if ok + failed else None
         last_ok = last.get(name)
-        level, reasons = level_of(failed / minutes, rate, q[0.95],
-                                  None if last_ok is None else max(0.0, now - last_ok), t)
+        since_ok = None if last_ok is None or name in periodic else max(0.0, now - last_ok)
+        level, reasons = level_of(failed / minutes, rate, q[0.95], since_ok, t)
+        if name in periodic:
+            judged = status(periodic[name], last_ok, now)
+            if judged.state in ("late", "down"):
+                reasons.append(judged.reason)
+                level = max(level, "warn" if judged.state == "late" else "bad", key=LEVELS.index)
         rows.append(NameRow(
             name=name, succeeded=ok, failed=failed, succeeded_per_min=ok / minutes,
             failed_per_min=failed / minutes, failure_rate=rate, p50_run=q[0.5], p95_run=q[0.95],

@@ -170,12 +170,12 @@ def compare_run(
         since=since,
         until=until,
     )
-    records = store.find(flt, max_points + 1, None)
-    truncated = len(records) > max_points
+    rows = store.find_values(flt, ("finished_at", "run", "wait", "id"), max_points + 1, None)
+    truncated = len(rows) > max_points
     points: list[Point] = [
-        (r["finished_at"], r["run"], r["wait"], r["id"])
-        for r in records[:max_points]
-        if r["run"] is not None and r["finished_at"] is not None and r["id"] != job.id
+        (float(f), float(r), None if w is None else float(w), str(i))
+        for f, r, w, i in rows[:max_points]
+        if r is not None and f is not None and i != job.id
     ]
     if labels:
         runs = _Sample([p[1] for p in points])

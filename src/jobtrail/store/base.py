@@ -42,6 +42,13 @@ class Store(Protocol):
         """Matching records newest first by (created_at, id), strictly after the keyset `after`."""
         ...
 
+    def find_values(
+        self, flt: JobFilter, fields: Sequence[str], limit: int, after: tuple[float, str] | None
+    ) -> list[tuple[Any, ...]]:
+        """Like `find`, but only the named top-level fields of each record (e.g. id, finished_at,
+        run, wait), as tuples: for charts of many jobs, without decoding whole records."""
+        ...
+
     def count(self, flt: JobFilter) -> int: ...
 
     def counts(self, flt: JobFilter, by: str) -> dict[str, int]:
