@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from jobtrail.insights.series import (
+    Levels,
     Series,
     choose_step,
     count_series,
@@ -115,3 +116,16 @@ def test_a_series_is_json_ready(trail: Any) -> None:
     assert data["step"] == 300 and data["names"] == ["queued", "running"]
     assert len(data["points"]) == 12 and data["points"][0][0] == T0
     assert s.column("running") == [(t, v[1]) for t, v in s.points]
+
+
+def test_levels_from_an_earlier_origin_match_the_sum_over_all_history(trail: Any) -> None:
+    # Given a history, and levels summed once at an origin inside it
+    specs = history(6, n=80)
+    ingest(trail, specs)
+    levels = Levels(trail.store, T0 + H + 1000)
+    # Expect the level at instants before, at and after the origin to be the brute-force one
+    for at in (T0 + 600, T0 + H, T0 + H + 59, T0 + 2 * H + 61, T0 + 2.9 * H):
+        assert levels.at(at) == level(specs, minute(at)), at
+    # and a load read through them to equal one read alone
+    assert load(trail.store, T0 + 2 * H, T0 + 3 * H, 60, levels=levels) == load(
+        trail.store, T0 + 2 * H, T0 + 3 * H, 60)
