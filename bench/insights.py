@@ -68,7 +68,7 @@ def main() -> None:
           for label, span in (("6 h", 6 * 3600), ("24 h", DAY), ("14 days", 14 * DAY))),
         *(Case(f"name_detail, {label}", lambda n=name, s=span: insights.name_detail(
             store, n, now - s, now, now=now),
-            lambda d: f"{d.stats.run.count:,} runs, {len(d.heatmap.cells)} heat cells")
+            lambda d: f"{d.runs:,} runs, {len(d.heatmap.cells)} heat cells")
           for label, name, span in (("busy name, 24 h", BUSY, DAY),
                                     ("busy name, 14 days", BUSY, 14 * DAY),
                                     ("median name, 14 days", MEDIAN, 14 * DAY))),

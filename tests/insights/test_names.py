@@ -45,7 +45,11 @@ def test_the_name_page_charts_its_runs_waits_and_outcomes(trail: Any, now: float
         assert bad == sum(s.end == "failed" for s in ended)
         assert rate == (bad / (ok + bad) if ok + bad else None)
     # over-all statistics, and the newest failures first
-    assert d.stats.run.count == sum(1 for s in mine if s.run is not None)
+    runs = [s.run for s in mine if s.run is not None]
+    assert d.runs == len(runs)
+    assert d.p50_run == pytest.approx(exact_quantile(runs, 0.5), rel=0.02)
+    assert d.p95_wait == pytest.approx(
+        exact_quantile([s.wait for s in mine if s.wait is not None], 0.95), rel=0.02)
     failed = sorted((s for s in mine if s.end == "failed" and s.ended), key=lambda s: -s.queued)
     assert [j.id for j in d.recent_failures] == [s.id for s in failed[:5]]
     assert d.periodic is None

@@ -12,6 +12,7 @@ from jobtrail.insights.series import (
     Series,
     choose_step,
     count_series,
+    counts_and_load,
     grid,
     level_at,
     load,
@@ -129,3 +130,12 @@ def test_levels_from_an_earlier_origin_match_the_sum_over_all_history(trail: Any
     # and a load read through them to equal one read alone
     assert load(trail.store, T0 + 2 * H, T0 + 3 * H, 60, levels=levels) == load(
         trail.store, T0 + 2 * H, T0 + 3 * H, 60)
+
+
+def test_counts_and_load_read_together_equal_each_read_alone(trail: Any) -> None:
+    ingest(trail, history(7, n=60))
+    metrics = ("entered:succeeded", "entered:failed")
+    counts, levels = counts_and_load(trail.store, T0 + 500, T0 + 3 * H, 300, metrics)
+    assert counts == count_series(trail.store, T0 + 500, T0 + 3 * H, 300, metrics)
+    assert levels == load(trail.store, T0 + 500, T0 + 3 * H, 300)
+    assert sum(v[0] or 0 for _, v in counts.points) > 0

@@ -11,7 +11,7 @@ from typing import Any
 
 from jobtrail.durations import format_duration, parse_instant
 from jobtrail.insights.fleet import QueueRow, queue_rows
-from jobtrail.insights.series import Series, choose_step, count_series, load, ratio_series
+from jobtrail.insights.series import Series, choose_step, counts_and_load, ratio_series
 from jobtrail.periodic import status
 from jobtrail.rollup import METRICS
 from jobtrail.sketch import quantiles
@@ -164,8 +164,9 @@ def overview(
             last_success_at=last_ok, level=level, reasons=reasons,
         ))
     step = choose_step(start, end, now)
-    throughput = count_series(store, start, end, step, ("entered:succeeded", "entered:failed"),
-                              columns=("succeeded", "failed"))
+    throughput, levels = counts_and_load(store, start, end, step,
+                                         ("entered:succeeded", "entered:failed"),
+                                         columns=("succeeded", "failed"))
     return Overview(
         since=start,
         until=end,
@@ -175,5 +176,5 @@ def overview(
         queues=queue_rows(store.queue_levels(), now),
         throughput=throughput,
         failure_rate=ratio_series(throughput, "failed"),
-        load=load(store, start, end, step),
+        load=levels,
     )

@@ -23,11 +23,14 @@ __all__ = [
     "Series",
     "choose_step",
     "count_series",
+    "counts_and_load",
     "grid",
     "level_at",
     "load",
     "percentile_series",
+    "percentiles_of",
     "ratio_series",
+    "step_histograms",
 ]
 
 STEPS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
@@ -87,6 +90,25 @@ def grid(since: float, until: float, step: int) -> list[int]:
     return out
 
 
+def _sums(store: Store, starts: list[int], until: float, step: int, metrics: Sequence[str],
+          names: Sequence[str], queues: Sequence[str]) -> dict[tuple[int, str], int]:
+    sums: dict[tuple[int, str], int] = defaultdict(int)
+    if starts:
+        for t, _, _, metric, n in store.rollup_counts(starts[0], until, names, queues, metrics,
+                                                      step):
+            sums[(t, metric)] += n
+    return sums
+
+
+def _counts(starts: list[int], step: int, sums: dict[tuple[int, str], int],
+            metrics: Sequence[str], columns: Sequence[str]) -> Series:
+    return Series(
+        step=step,
+        names=tuple(columns or metrics),
+        points=[(float(t), [float(sums.get((t, m), 0)) for m in metrics]) for t in starts],
+    )
+
+
 def count_series(
     store: Store,
     since: float,
@@ -100,16 +122,26 @@ def count_series(
     """Counters (e.g. "entered:failed") summed over the matching series per bucket, zero-filled;
     `columns` names them (default: the metric names)."""
     starts = grid(since, until, step)
-    sums: dict[tuple[int, str], int] = defaultdict(int)
-    if starts:
-        for t, _, _, metric, n in store.rollup_counts(starts[0], until, names, queues, metrics,
-                                                      step):
-            sums[(t, metric)] += n
-    return Series(
-        step=step,
-        names=tuple(columns or metrics),
-        points=[(float(t), [float(sums.get((t, m), 0)) for m in metrics]) for t in starts],
-    )
+    return _counts(starts, step, _sums(store, starts, until, step, metrics, names, queues),
+                   metrics, columns)
+
+
+def counts_and_load(
+    store: Store,
+    since: float,
+    until: float,
+    step: int,
+    metrics: Sequence[str],
+    names: Sequence[str] = (),
+    queues: Sequence[str] = (),
+    columns: Sequence[str] = (),
+) -> tuple[Series, Series]:
+    """`count_series` and `load` over the same window from one read of the roll-ups (per-minute
+    rows are many at a million jobs; reading them once halves a page's cost)."""
+    starts = grid(since, until, step)
+    sums = _sums(store, starts, until, step, (*metrics, *LOAD), names, queues)
+    return (_counts(starts, step, sums, metrics, columns),
+            _load(store, starts, step, sums, names, queues, None))
 
 
 def ratio_series(counts: Series, part: str, name: str = "failure_rate") -> Series:
@@ -123,6 +155,37 @@ def ratio_series(counts: Series, part: str, name: str = "failure_rate") -> Serie
     return Series(step=counts.step, names=(name,), points=points)
 
 
+Histograms = dict[int, dict[int, int]]
+"""Duration histograms (sketch bucket → count) per bucket start."""
+
+
+def step_histograms(store: Store, kind: str, since: float, until: float, step: int,
+                    names: Sequence[str] = (), queues: Sequence[str] = ()) -> Histograms:
+    """The roll-up histograms of `kind` per bucket, merged over the matching series: one read
+    that percentile charts, heatmaps and overall percentiles can share."""
+    starts = grid(since, until, step)
+    hist: Histograms = defaultdict(lambda: defaultdict(int))
+    if starts:
+        for t, _, _, bucket, n in store.rollup_histograms(kind, starts[0], until, names, queues,
+                                                          step):
+            hist[t][bucket] += n
+    return hist
+
+
+def percentiles_of(hist: Histograms, since: float, until: float, step: int,
+                   qs: Sequence[float] = (0.5, 0.95)) -> Series:
+    """Percentiles per bucket of `step_histograms`' result (within the sketch's 1 %), None in
+    buckets with no observation; columns are named "p50", "p95"…"""
+    points: list[tuple[float, list[Value]]] = []
+    for t in grid(since, until, step):
+        if t in hist:
+            q = quantiles(hist[t], qs)
+            points.append((float(t), [q[x] for x in qs]))
+        else:
+            points.append((float(t), [None for _ in qs]))
+    return Series(step=step, names=tuple(f"p{round(q * 100)}" for q in qs), points=points)
+
+
 def percentile_series(
     store: Store,
     kind: str,
@@ -133,22 +196,9 @@ def percentile_series(
     queues: Sequence[str] = (),
     qs: Sequence[float] = (0.5, 0.95),
 ) -> Series:
-    """Percentiles of `kind` ("run" or "wait") per bucket from the roll-up histograms (within the
-    sketch's 1 %), None in buckets with no observation; columns are named "p50", "p95"…"""
-    starts = grid(since, until, step)
-    hist: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    if starts:
-        for t, _, _, bucket, n in store.rollup_histograms(kind, starts[0], until, names, queues,
-                                                          step):
-            hist[t][bucket] += n
-    points: list[tuple[float, list[Value]]] = []
-    for t in starts:
-        if t in hist:
-            q = quantiles(hist[t], qs)
-            points.append((float(t), [q[x] for x in qs]))
-        else:
-            points.append((float(t), [None for _ in qs]))
-    return Series(step=step, names=tuple(f"p{round(q * 100)}" for q in qs), points=points)
+    """Percentiles of `kind` ("run" or "wait") per bucket from the roll-up histograms."""
+    hist = step_histograms(store, kind, since, until, step, names, queues)
+    return percentiles_of(hist, since, until, step, qs)
 
 
 class Levels:
@@ -195,13 +245,16 @@ def load(store: Store, since: float, until: float, step: int, names: Sequence[st
     before the window summed in the database rather than read row by row; pass `levels` (for the
     same names and queues) to share that sum between several windows."""
     starts = grid(since, until, step)
+    return _load(store, starts, step, _sums(store, starts, until, step, LOAD, names, queues),
+                 names, queues, levels)
+
+
+def _load(store: Store, starts: list[int], step: int, deltas: dict[tuple[int, str], int],
+          names: Sequence[str], queues: Sequence[str], levels: Levels | None) -> Series:
     if not starts:
         return Series(step=step, names=("queued", "running"), points=[])
     levels = levels or Levels(store, starts[0], names, queues)
     queued, running = levels.raw(starts[0])
-    deltas: dict[tuple[int, str], int] = defaultdict(int)
-    for t, _, _, metric, n in store.rollup_counts(starts[0], until, names, queues, LOAD, step):
-        deltas[(t, metric)] += n
     points: list[tuple[float, list[Value]]] = []
     for t in starts:
         queued += deltas.get((t, "load:queued"), 0)
