@@ -24,13 +24,14 @@ def test_the_name_page_charts_its_runs_waits_and_outcomes(trail: Any, now: float
     # Expect one step for every chart (3 h → per minute)
     assert {d.trend.step, d.wait.step, d.throughput.step, d.heatmap.step} == {60}
     assert len(d.trend.points) == 180
-    # the trend: p50 and p95 of the runs that ended in each minute
+    # the trend: p50 and p95 of the runs that ended in each minute (charts merge three sketch
+    # buckets per row: within 4 %)
     for t, (p50, p95) in d.trend.points:
         runs = [s.run for s in mine if s.run is not None and s.ended is not None
                 and t <= s.ended < t + 60]
         if runs:
-            assert p50 == pytest.approx(exact_quantile(runs, 0.5), rel=0.02)
-            assert p95 == pytest.approx(exact_quantile(runs, 0.95), rel=0.02)
+            assert p50 == pytest.approx(exact_quantile(runs, 0.5), rel=0.04)
+            assert p95 == pytest.approx(exact_quantile(runs, 0.95), rel=0.04)
         else:
             assert (p50, p95) == (None, None)
     # waits by when the job started

@@ -33,6 +33,11 @@ HEAT_EDGES = (0.0, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0
 the last bin holds everything from a day up."""
 
 
+CHART_MERGE = 3
+"""Sketch buckets merged per row for the name page's charts: three times fewer rows from the
+store, percentiles within about 3 % instead of 1 % (the page's overall numbers stay at 1 %)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Heatmap:
     """Counts per (time bucket, duration bin): `cells` are (bucket start, bin index, n), non-zero
@@ -126,13 +131,11 @@ def heatmap(hist: Histograms, since: float, until: float, step: int) -> Heatmap:
     )
 
 
-def _overall(hist: Histograms) -> tuple[int, float | None, float | None]:
-    merged: dict[int, int] = defaultdict(int)
-    for buckets in hist.values():
-        for bucket, n in buckets.items():
-            merged[bucket] += n
-    q = quantiles(merged, (0.5, 0.95))
-    return sum(merged.values()), q[0.5], q[0.95]
+def _overall(store: Store, kind: str, since: float, until: float,
+             names: tuple[str, ...]) -> tuple[int, float | None, float | None]:
+    buckets, n, _, lo, hi = store.rollup_histogram(kind, since, until, names)
+    q = quantiles(buckets, (0.5, 0.95), lo, hi)
+    return n, q[0.5], q[0.95]
 
 
 def name_detail(
@@ -152,10 +155,10 @@ def name_detail(
     names = (name,)
     throughput = count_series(store, start, end, step, ("entered:succeeded", "entered:failed"),
                               names, columns=("succeeded", "failed"))
-    runs = step_histograms(store, "run", start, end, step, names)
-    waits = step_histograms(store, "wait", start, end, step, names)
-    count, p50_run, p95_run = _overall(runs)
-    _, p50_wait, p95_wait = _overall(waits)
+    runs = step_histograms(store, "run", start, end, step, names, merge=CHART_MERGE)
+    waits = step_histograms(store, "wait", start, end, step, names, merge=CHART_MERGE)
+    count, p50_run, p95_run = _overall(store, "run", start, end, names)
+    _, p50_wait, p95_wait = _overall(store, "wait", start, end, names)
     recent = store.find(JobFilter(states=("failed",), names=names), failures, None)
     return NameDetail(
         name=name,

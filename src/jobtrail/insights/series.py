@@ -160,14 +160,15 @@ Histograms = dict[int, dict[int, int]]
 
 
 def step_histograms(store: Store, kind: str, since: float, until: float, step: int,
-                    names: Sequence[str] = (), queues: Sequence[str] = ()) -> Histograms:
+                    names: Sequence[str] = (), queues: Sequence[str] = (),
+                    merge: int = 1) -> Histograms:
     """The roll-up histograms of `kind` per bucket, merged over the matching series: one read
-    that percentile charts, heatmaps and overall percentiles can share."""
+    that percentile charts and heatmaps can share (`merge` as in `Store.rollup_histograms`)."""
     starts = grid(since, until, step)
     hist: Histograms = defaultdict(lambda: defaultdict(int))
     if starts:
         for t, _, _, bucket, n in store.rollup_histograms(kind, starts[0], until, names, queues,
-                                                          step):
+                                                          step, merge):
             hist[t][bucket] += n
     return hist
 

@@ -283,9 +283,10 @@ class SqlStore:
         names: Sequence[str] = (),
         queues: Sequence[str] = (),
         step: int | None = None,
+        merge: int = 1,
     ) -> list[tuple[int, str, str, int, int]]:
         with self._read() as conn:
-            return rollups.read_histograms(conn, kind, since, until, names, queues, step)
+            return rollups.read_histograms(conn, kind, since, until, names, queues, step, merge)
 
     def expired(self, rules: Sequence[RetentionRule], now: float, limit: int) -> list[str]:
         keep = _keep_expression(rules)
