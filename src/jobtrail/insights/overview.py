@@ -46,8 +46,6 @@ class NameRow:
     neither; `level` is the worst of the thresholds it crosses, which `reasons` name."""
 
     name: str
-    succeeded: int
-    failed: int
     succeeded_per_min: float
     failed_per_min: float
     failure_rate: float | None
@@ -55,6 +53,8 @@ class NameRow:
     p95_run: float | None
     last_success_at: float | None
     level: str
+    succeeded: int = 0
+    failed: int = 0
     reasons: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
