@@ -37,9 +37,7 @@ def _plural(n: int, word: str) -> str:
 def check_store(store: Store, settings: HealthSettings, now: float) -> Check:
     """Reachable, and its schema at the migration this jobtrail expects."""
     started = time.perf_counter()
-    store.count(JobFilter(ids=("-",)))  # one indexed lookup: the database answers queries
-    latency = time.perf_counter() - started
-    details: dict[str, Any] = {"latency_seconds": round(latency, 6)}
+    details: dict[str, Any] = {}
     engine = getattr(store, "engine", None)
     if engine is not None:
         from jobtrail.store.sql.migrate import current_revision, head_revision
@@ -47,9 +45,13 @@ def check_store(store: Store, settings: HealthSettings, now: float) -> Check:
         current, head = current_revision(engine), head_revision()
         details.update(revision=current, head=head)
         if current != head:
+            found = "has no jobtrail tables" if current is None else f"is at migration {current}"
             return Check("store", "unhealthy",
-                         f"the database is at migration {current}, this jobtrail needs {head}: "
+                         f"the database {found}, this jobtrail needs {head}: "
                          "run `jobtrail db upgrade`", details)
+    store.count(JobFilter(ids=("-",)))  # one indexed lookup: the database answers queries
+    latency = time.perf_counter() - started
+    details["latency_seconds"] = round(latency, 6)
     return Check("store", "healthy",
                  f"the database answers in {format_duration(latency)}; migrations are current",
                  details)
