@@ -12,7 +12,7 @@ from jobtrail.config import Settings
 from jobtrail.health import HealthSettings
 from jobtrail.health.sweeper import stall_sweeper
 from jobtrail.store import Store, open_store
-from jobtrail.web import errors
+from jobtrail.web import errors, fleet_api
 from jobtrail.web.api import metrics_router, router
 from jobtrail.web.auth import TokenTable
 from jobtrail.web.responses import JsonResponse
@@ -51,6 +51,7 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
     app.state.health = HealthSettings.from_env()
     errors.install(app)
     app.include_router(router)
+    app.include_router(fleet_api.router)
     app.include_router(metrics_router)
     return app
 
