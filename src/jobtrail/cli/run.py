@@ -155,11 +155,11 @@ class Runner:
         exit_code = code if code >= 0 else 128 - code
         if killed_at is not None or self._signalled is not None:
             why = ("on request" if killed_at is not None
-                   else f"by signal {signal.Signals(self._signalled or 15).name}")  # type: ignore[arg-type]
-            exc = Killed(f"killed {why}; the command exited with code {exit_code} after "
-                         f"{time.monotonic() - started:.1f}s")
-            self._note_tail(exc)
-            self.handle.fail(exc, kind="killed")
+                   else f"by signal {signal.Signals(self._signalled or signal.SIGTERM).name}")
+            killed = Killed(f"killed {why}; the command exited with code {exit_code} after "
+                            f"{time.monotonic() - started:.1f}s")
+            self._note_tail(killed)
+            self.handle.fail(killed, kind="killed")
         elif code == 0:
             self.handle.finish(result={"exit_code": 0})
         else:
@@ -217,7 +217,7 @@ class Runner:
             self._signalled = signum
             _send(proc, signal.Signals(signum))
 
-        previous: dict[int, Any] = {}
+        previous: dict[signal.Signals, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 previous[sig] = signal.signal(sig, forward)

@@ -52,6 +52,10 @@ def check_store(store: Store, settings: HealthSettings, now: float) -> Check:
     store.count(JobFilter(ids=("-",)))  # one indexed lookup: the database answers queries
     latency = time.perf_counter() - started
     details["latency_seconds"] = round(latency, 6)
+    if settings.store_slow and latency >= settings.store_slow:
+        return Check("store", "degraded",
+                     f"the database took {format_duration(latency)} to answer "
+                     f"(degraded from {format_duration(settings.store_slow)})", details)
     return Check("store", "healthy",
                  f"the database answers in {format_duration(latency)}; migrations are current",
                  details)
@@ -167,35 +171,26 @@ def check_workers(store: Store, settings: HealthSettings, now: float) -> Check:
                  f"{silent} ({shown})", details)
 
 
-_PERIODIC_LEVEL = {"late": "degraded", "down": "unhealthy"}
-
-
 def check_periodic(store: Store, settings: HealthSettings, now: float) -> Check:
-    """Each declared periodic job against its own interval and grace: late or down."""
-    from jobtrail.periodic import status
+    """Each declared periodic job against its own schedule and grace: late is degraded, down is
+    unhealthy (so a 6-hourly job is judged by 6 hours, not by one global limit)."""
+    from jobtrail.periodic import statuses
 
-    specs = store.periodics()
-    last = store.last_success([s["name"] for s in specs]) if specs else {}
-    rows: list[dict[str, Any]] = []
-    findings: list[tuple[str, str]] = []
-    for spec in specs:
-        st = status(spec, last.get(spec["name"]), now)
-        rows.append({"name": st.name, "state": st.state, "last_success_at": st.last_success_at,
-                     "due_at": st.due_at, "late_at": st.late_at, "down_at": st.down_at,
-                     "reason": st.reason})
-        level = _PERIODIC_LEVEL.get(st.state)
-        if level is not None:
-            findings.append((level, f"{st.name!r} is {st.state}: {st.reason}"))
-    details = {"periodic": rows}
-    if not specs:
+    found = statuses(store, now)
+    details = {"periodic": [st.to_dict() for st in found]}
+    if not found:
         return Check("periodic", "healthy", "no periodic jobs are declared", details)
-    if not findings:
+    bad = [st for st in found if st.level != "healthy"]
+    if not bad:
+        never = sum(1 for st in found if st.state == "never")
+        tail = f" ({never} not run yet)" if never else ""
         return Check("periodic", "healthy",
-                     f"{_plural(len(specs), 'periodic job')}: none late or down", details)
-    level = worst(f[0] for f in findings)
-    first = next(text for lvl, text in findings if lvl == level)
-    more = len(findings) - 1
-    return Check("periodic", level, first + (f" (and {more} more)" if more else ""), details)
+                     f"{_plural(len(found), 'periodic job')}, none late or down{tail}", details)
+    level = worst(st.level for st in bad)
+    first = next(st for st in bad if st.level == level)
+    more = len(bad) - 1
+    return Check("periodic", level, f"{first.name!r} is {first.reason}"
+                 + (f" (and {more} more late or down)" if more else ""), details)
 
 
 CheckFn = Callable[[Store, HealthSettings, float], Check]

@@ -25,11 +25,12 @@ ENV = {
     "worker_timeout": "JOBTRAIL_WORKER_TIMEOUT",
     "worker_forget": "JOBTRAIL_WORKER_FORGET",
     "stall_sweep_interval": "JOBTRAIL_STALL_SWEEP_INTERVAL",
+    "store_slow": "JOBTRAIL_STORE_SLOW",
 }
 """Setting → environment variable."""
 _DURATIONS = frozenset({"stall_timeout", "lost_window", "queue_age_degraded",
                         "queue_age_unhealthy", "queue_growth_window", "worker_timeout",
-                        "worker_forget", "stall_sweep_interval"})
+                        "worker_forget", "stall_sweep_interval", "store_slow"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,9 @@ class HealthSettings:
     """Workers silent longer than this are history, not a problem: the check ignores them."""
     stall_sweep_interval: float = 30.0
     """How often the server marks stalled jobs `lost` on its own."""
+
+    store_slow: float = 1.0
+    """A store that takes this long to answer one indexed query is degraded."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HealthSettings:
