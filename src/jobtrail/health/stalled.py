@@ -22,7 +22,7 @@ MAX_SCAN = 10_000
 """Running jobs read per sweep; the next sweep goes on where the marks leave fewer running."""
 _PAGE = 500
 # A job flagged for killing shows as kill_requested while it runs; it can stall just the same.
-_RUNNING = JobFilter(states=("started", "kill_requested"))
+_RUNNING = ("started", "kill_requested")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,23 +39,28 @@ def _last_sign(record: Record) -> float | None:
 
 
 def stalled(store: Store, timeout: float, now: float) -> Iterator[Stalled]:
-    """Running jobs with no sign of life for more than `timeout` seconds, not yet marked lost."""
-    after: tuple[float, str] | None = None
-    seen = 0
-    while seen < MAX_SCAN:
-        rows = store.find(_RUNNING, _PAGE, after)
-        for record in rows:
-            last = _last_sign(record)
-            if last is None or now - last <= timeout:
-                continue
-            lost = record.get("lost_at")
-            if lost is not None and lost > last:
-                continue  # already marked (a kill-requested job keeps showing kill_requested)
-            yield Stalled(record["id"], record.get("name"), last, last + timeout)
-        seen += len(rows)
-        if len(rows) < _PAGE:
-            return
-        after = (rows[-1]["created_at"], rows[-1]["id"])
+    """Running jobs with no sign of life for more than `timeout` seconds, not yet marked lost.
+
+    One state at a time, so each read is a range of the (state, created_at) index: the few running
+    jobs, never a scan of the whole table."""
+    for state in _RUNNING:
+        flt = JobFilter(states=(state,))
+        after: tuple[float, str] | None = None
+        seen = 0
+        while seen < MAX_SCAN:
+            rows = store.find(flt, _PAGE, after)
+            for record in rows:
+                last = _last_sign(record)
+                if last is None or now - last <= timeout:
+                    continue
+                lost = record.get("lost_at")
+                if lost is not None and lost > last:
+                    continue  # already marked (a kill-requested job keeps showing kill_requested)
+                yield Stalled(record["id"], record.get("name"), last, last + timeout)
+            seen += len(rows)
+            if len(rows) < _PAGE:
+                break
+            after = (rows[-1]["created_at"], rows[-1]["id"])
 
 
 def mark_stalled(store: Store, timeout: float, now: float) -> list[Stalled]:
