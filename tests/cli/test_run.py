@@ -73,8 +73,11 @@ def test_a_failing_command_exits_with_its_code_and_its_output_tail_is_the_error(
     assert job.error["type"] == "CommandFailed"
     assert job.error["message"] == "exited with code 3: fatal: disk full"
     tb = job.error["traceback"]
-    assert "line 97" in tb and "line 99" in tb and "line 96" not in tb  # the last 5 lines only
-    assert "password=[redacted]" in tb and "hunter2" not in tb
+    stdout_part = tb.split("--- stdout, last 5 lines ---\n")[1].split("---")[0]
+    assert stdout_part.splitlines() == [f"line {i}" for i in range(95, 100)]
+    stderr_part = tb.split("--- stderr, last 2 lines ---\n")[1]
+    assert stderr_part.splitlines() == ["connecting with password=[redacted]", "fatal: disk full"]
+    assert "hunter2" not in tb
 
 
 def test_a_command_that_cannot_start_exits_127_and_is_recorded_failed(sqlite_url: str) -> None:
@@ -83,6 +86,16 @@ def test_a_command_that_cannot_start_exits_127_and_is_recorded_failed(sqlite_url
     assert "cannot start 'no-such-command-xyz'" in result.stderr
     job = only_job(sqlite_url, "typo")
     assert job.state == "failed" and "cannot start" in job.error["message"]  # type: ignore[index]
+
+
+def test_the_command_runs_and_keeps_its_exit_code_when_the_store_is_unreachable(
+        tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    result = run("postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=1", "--name", "x",
+                 "--every", "1h", "--", "sh", "-c", f"touch {marker}; exit 4")
+    assert result.returncode == 4
+    assert marker.exists()
+    assert "Traceback" not in result.stderr
 
 
 def test_bad_options_are_refused_before_anything_runs(sqlite_url: str, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """`jobtrail run --name N [--every 1h | --cron EXPR] [--grace 10m] -- CMD ARGS...`: track any
 command (a cron line, a script) as a job. The command's output passes through untouched; jobtrail
 records started, the exit code and duration, and on failure the redacted tail of its output as the
-error. A kill request (`jobtrail kill`) stops the command: SIGTERM, then SIGKILL after a grace.
+error (the last lines of stdout and of stderr apart: two pipes have no reliable order between
+them). A kill request (`jobtrail kill`) stops the command: SIGTERM, then SIGKILL after a grace.
 `jobtrail run` exits with the command's own exit code (128 + N when a signal N ended it).
 
 Tracking never stops the command from running: if the store cannot be reached, the command still
@@ -29,7 +30,7 @@ from jobtrail.durations import parse_duration
 from jobtrail.errors import InvalidInput, Killed
 
 from .context import Cli, guard
-from .output_tail import OutputTail, redact_argv
+from .output_tail import MAX_TAIL_CHARS, OutputTail, redact_argv
 
 __all__ = ["CommandFailed", "run"]
 
@@ -84,7 +85,8 @@ def run(
     label: Annotated[list[str] | None, typer.Option(
         "--label", "-l", show_default=False, help="KEY=VALUE label; repeatable.")] = None,
     tail: Annotated[int, typer.Option(
-        "--tail", min=1, max=1000, help="Lines of output kept as the error on failure.")] = 40,
+        "--tail", min=1, max=1000,
+        help="Lines of stdout and of stderr kept as the error on failure.")] = 40,
     kill_grace: Annotated[str, typer.Option(
         "--kill-grace", help="After SIGTERM, how long to wait before SIGKILL.")] = "10s",
 ) -> None:
@@ -125,7 +127,8 @@ class Runner:
                  labels: dict[str, str], tail_lines: int, kill_grace: float) -> None:
         self.trail = trail
         self.command = command
-        self.tail = OutputTail(max_lines=tail_lines)
+        half = MAX_TAIL_CHARS // 2
+        self.tails = {"stdout": OutputTail(tail_lines, half), "stderr": OutputTail(tail_lines, half)}
         self.kill_grace = kill_grace
         self.handle = trail.track(
             name, queue=queue, labels=labels or None,
@@ -145,8 +148,8 @@ class Runner:
                   file=sys.stderr)
             self._failed(code, f"cannot start {self.command[0]!r}: {exc.strerror or exc}")
             return code
-        pumps = [self._pump(proc.stdout, _binary(sys.stdout)),
-                 self._pump(proc.stderr, _binary(sys.stderr))]
+        pumps = [self._pump(proc.stdout, _binary(sys.stdout), self.tails["stdout"]),
+                 self._pump(proc.stderr, _binary(sys.stderr), self.tails["stderr"])]
         with self._forward_signals(proc):
             killed_at = self._wait(proc)
         for pump in pumps:  # a grandchild may hold the pipes open: do not wait for it forever
@@ -167,15 +170,17 @@ class Runner:
         return exit_code
 
     def _failed(self, code: int, message: str) -> None:
-        last = self.tail.last_line()
+        # Error messages usually go to stderr, so its last line names the failure best.
+        last = self.tails["stderr"].last_line() or self.tails["stdout"].last_line()
         exc = CommandFailed(f"{message}: {last}" if last else message)
         self._note_tail(exc)
         self.handle.fail(exc)
 
     def _note_tail(self, exc: BaseException) -> None:
-        text = self.tail.text()
-        if text:
-            exc.add_note(f"--- last {self.tail.line_count(text)} lines of output ---\n{text}")
+        for stream, tail in self.tails.items():
+            text = tail.text()
+            if text:
+                exc.add_note(f"--- {stream}, last {tail.line_count(text)} lines ---\n{text}")
 
     def _wait(self, proc: subprocess.Popen[bytes]) -> float | None:
         """Wait for the child; on a kill request, SIGTERM it, then SIGKILL after the grace."""
@@ -190,7 +195,8 @@ class Runner:
                 proc.wait(timeout=_POLL)
         return terminated_at
 
-    def _pump(self, source: IO[bytes] | None, sink: IO[bytes] | None) -> threading.Thread:
+    def _pump(self, source: IO[bytes] | None, sink: IO[bytes] | None,
+              tail: OutputTail) -> threading.Thread:
         """Copy the child's stream to ours as it comes, keeping the tail."""
 
         def copy() -> None:
@@ -198,7 +204,7 @@ class Runner:
                 return
             fd = source.fileno()
             while chunk := os.read(fd, 65536):
-                self.tail.feed(chunk)
+                tail.feed(chunk)
                 if sink is not None:
                     with contextlib.suppress(OSError, ValueError):
                         sink.write(chunk)
