@@ -7,6 +7,7 @@ numbers a dashboard or a script needs.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -34,15 +35,23 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
+@functools.cache
+def _head_revision() -> str:
+    """The newest migration this code ships (read from the migration scripts once per process)."""
+    from jobtrail.store.sql.migrate import head_revision
+
+    return head_revision()
+
+
 def check_store(store: Store, settings: HealthSettings, now: float) -> Check:
     """Reachable, and its schema at the migration this jobtrail expects."""
     started = time.perf_counter()
     details: dict[str, Any] = {}
     engine = getattr(store, "engine", None)
     if engine is not None:
-        from jobtrail.store.sql.migrate import current_revision, head_revision
+        from jobtrail.store.sql.migrate import current_revision
 
-        current, head = current_revision(engine), head_revision()
+        current, head = current_revision(engine), _head_revision()
         details.update(revision=current, head=head)
         if current != head:
             found = "has no jobtrail tables" if current is None else f"is at migration {current}"
