@@ -14,8 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner, Result
 
 from jobtrail import Trail
+from jobtrail.cli import app
 from jobtrail.health import HealthSettings
 from jobtrail.health.checks import check_periodic
 from jobtrail.model import Job
@@ -34,6 +36,12 @@ def env(**extra: str) -> dict[str, str]:
 def run(url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, "--url", url, "run", *args], env=env(), capture_output=True,
                           text=True, timeout=timeout)
+
+
+def run_here(url: str, *args: str) -> Result:
+    """The same command in this process (Typer's CliRunner), for cases that need no real terminal."""
+    return CliRunner().invoke(app, ["--url", url, "run", *args],
+                              env={"JOBTRAIL_URL": None, **ENV})  # type: ignore[dict-item]
 
 
 def only_job(url: str, name: str) -> Job:
@@ -81,8 +89,8 @@ def test_a_failing_command_exits_with_its_code_and_its_output_tail_is_the_error(
 
 
 def test_a_command_that_cannot_start_exits_127_and_is_recorded_failed(sqlite_url: str) -> None:
-    result = run(sqlite_url, "--name", "typo", "--", "no-such-command-xyz")
-    assert result.returncode == 127
+    result = run_here(sqlite_url, "--name", "typo", "--", "no-such-command-xyz")
+    assert result.exit_code == 127
     assert "cannot start 'no-such-command-xyz'" in result.stderr
     job = only_job(sqlite_url, "typo")
     assert job.state == "failed" and "cannot start" in job.error["message"]  # type: ignore[index]
@@ -102,8 +110,8 @@ def test_bad_options_are_refused_before_anything_runs(sqlite_url: str, tmp_path:
     marker = tmp_path / "ran"
     for args in (["--every", "1h", "--cron", "0 3 * * *"], ["--grace", "10m"],
                  ["--every", "often"], ["--label", "novalue"]):
-        result = run(sqlite_url, "--name", "x", *args, "--", "touch", str(marker))
-        assert result.returncode == 2, (args, result.stderr)
+        result = run_here(sqlite_url, "--name", "x", *args, "--", "touch", str(marker))
+        assert result.exit_code == 2, (args, result.output)
         assert result.stderr.startswith("error: ")
     assert not marker.exists()
 
@@ -111,8 +119,9 @@ def test_bad_options_are_refused_before_anything_runs(sqlite_url: str, tmp_path:
 def test_a_periodic_run_declares_the_job_which_is_late_without_a_success_then_ok_after_one(
         sqlite_url: str) -> None:
     hour = 3600.0
-    failed = run(sqlite_url, "--name", "nightly", "--every", "1h", "--grace", "10m", "--", "false")
-    assert failed.returncode == 1
+    failed = run_here(sqlite_url, "--name", "nightly", "--every", "1h", "--grace", "10m", "--",
+                      "false")
+    assert failed.exit_code == 1
     store = open_store(sqlite_url)
     try:
         [declared] = store.periodics()
@@ -121,8 +130,9 @@ def test_a_periodic_run_declares_the_job_which_is_late_without_a_success_then_ok
         assert check_periodic(store, HealthSettings(), now).level == "healthy"  # not due yet
         late = check_periodic(store, HealthSettings(), now + hour + 11 * 60)
         assert late.level == "degraded" and "'nightly' is late" in late.reason
-        ok = run(sqlite_url, "--name", "nightly", "--every", "1h", "--grace", "10m", "--", "true")
-        assert ok.returncode == 0
+        ok = run_here(sqlite_url, "--name", "nightly", "--every", "1h", "--grace", "10m", "--",
+                      "true")
+        assert ok.exit_code == 0
         after = check_periodic(store, HealthSettings(), now + hour)
         assert after.level == "healthy", after
         assert after.details["periodic"][0]["state"] == "ok"

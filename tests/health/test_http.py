@@ -5,16 +5,20 @@ its own schedule, without anyone asking."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
+from typer.testing import Result
 
-from .conftest import CLI, Serve, clean_env
+from jobtrail.health import HealthSettings
 
-THRESHOLDS = {"JOBTRAIL_QUEUE_DEGRADED": "2", "JOBTRAIL_QUEUE_UNHEALTHY": "4",
-              "JOBTRAIL_STALL_SWEEP_INTERVAL": "0"}
+from .conftest import Serve
+
+THRESHOLDS = HealthSettings(queue_degraded=2, queue_unhealthy=4, stall_sweep_interval=0)
+Cli = Callable[..., Result]
 
 
 def queued(client: httpx.Client, n: int, start: int) -> None:
@@ -25,12 +29,12 @@ def queued(client: httpx.Client, n: int, start: int) -> None:
     assert response.status_code == 200 and response.json()["rejected"] == [], response.text
 
 
-def cli_health(url: str, *args: str, token: str | None = "rd") -> subprocess.CompletedProcess[str]:
-    argv = [*CLI, "--url", url] + (["--token", token] if token else []) + ["health", *args]
-    return subprocess.run(argv, env=clean_env(), capture_output=True, text=True, timeout=60)
+def health_of(cli: Cli, url: str, *args: str, token: str | None = "rd") -> Result:
+    return cli("--url", url, *(["--token", token] if token else []), "health", *args)
 
 
-def test_the_status_follows_the_level_and_the_cli_exits_by_it(serve: Serve) -> None:
+def test_the_status_follows_the_level_and_the_cli_exits_by_it(serve: Serve, jobtrail_cli: Cli
+                                                              ) -> None:
     server = serve(THRESHOLDS)
     seen: list[tuple[int, str, int]] = []
     with server.client("ing") as ingest:
@@ -38,24 +42,24 @@ def test_the_status_follows_the_level_and_the_cli_exits_by_it(serve: Serve) -> N
             queued(ingest, add, start=len(seen) * 10)
             response = httpx.get(f"{server.url}/api/v1/health", timeout=30)  # no token needed
             body: dict[str, Any] = response.json()
-            seen.append((response.status_code, body["level"], cli_health(server.url).returncode))
+            seen.append((response.status_code, body["level"], health_of(jobtrail_cli, server.url).exit_code))
             assert [c["name"] for c in body["checks"]] == ["store", "queues", "stalled", "workers",
                                                            "periodic"]
             assert body["status"] == body["level"]
     assert seen == [(200, "healthy", 0), (200, "degraded", 1), (503, "unhealthy", 2)]
 
 
-def test_the_cli_prints_the_servers_report_and_its_json(serve: Serve) -> None:
+def test_the_cli_prints_the_servers_report_and_its_json(serve: Serve, jobtrail_cli: Cli) -> None:
     server = serve(THRESHOLDS)
     with server.client("ing") as ingest:
         queued(ingest, 2, start=0)
-    table = cli_health(server.url)
-    assert table.returncode == 1, table.stderr
+    table = health_of(jobtrail_cli, server.url)
+    assert table.exit_code == 1, table.output
     assert "jobtrail health: degraded" in table.stdout
     assert "queue 'mail' holds 2 jobs waiting" in table.stdout
-    as_json = cli_health(server.url, "--json")
+    as_json = health_of(jobtrail_cli, server.url, "--json")
     report = json.loads(as_json.stdout)
-    assert report["level"] == "degraded" and as_json.returncode == 1
+    assert report["level"] == "degraded" and as_json.exit_code == 1
     levels = {c["name"]: c["level"] for c in report["checks"]}
     assert levels == {"store": "healthy", "queues": "degraded", "stalled": "healthy",
                       "workers": "healthy", "periodic": "healthy"}
@@ -63,9 +67,25 @@ def test_the_cli_prints_the_servers_report_and_its_json(serve: Serve) -> None:
     assert (mail["queue"], mail["queued"]) == ("mail", 2)
 
 
-def test_the_cli_is_unhealthy_when_the_server_does_not_answer() -> None:
-    result = cli_health("http://127.0.0.1:1", "--json", token=None)
-    assert result.returncode == 2, result.stderr
+def test_without_a_read_token_the_report_keeps_its_levels_but_not_its_reasons(serve: Serve) -> None:
+    server = serve(THRESHOLDS)
+    with server.client("ing") as ingest:
+        queued(ingest, 2, start=0)
+    anonymous = httpx.get(f"{server.url}/api/v1/health", timeout=30).json()
+    with server.client("ing") as ingest_only, server.client("adm") as admin:
+        ingester = ingest_only.get("/api/v1/health").json()
+        full = admin.get("/api/v1/health").json()
+    for body in (anonymous, ingester):
+        queues = body["checks"][1]
+        assert (queues["level"], queues["details"]) == ("degraded", {})
+        assert "mail" not in queues["reason"] and "read token" in queues["reason"]
+    assert "queue 'mail' holds 2 jobs" in full["checks"][1]["reason"]
+    assert [c["level"] for c in full["checks"]] == [c["level"] for c in anonymous["checks"]]
+
+
+def test_the_cli_is_unhealthy_when_the_server_does_not_answer(jobtrail_cli: Cli) -> None:
+    result = health_of(jobtrail_cli, "http://127.0.0.1:1", "--json", token=None)
+    assert result.exit_code == 2, result.output
     report = json.loads(result.stdout)
     assert report["level"] == "unhealthy"
     assert report["checks"][0]["name"] == "server"
@@ -86,7 +106,7 @@ def test_the_health_body_is_typed_in_the_openapi_document(serve: Serve) -> None:
 
 def test_the_server_marks_stalled_jobs_lost_on_its_own_and_a_heartbeat_revives_them(
         serve: Serve) -> None:
-    server = serve({"JOBTRAIL_STALL_TIMEOUT": "1s", "JOBTRAIL_STALL_SWEEP_INTERVAL": "0.2s"})
+    server = serve(HealthSettings(stall_timeout=1, stall_sweep_interval=0.2))
     now = time.time()
     with server.client("ing") as ingest, server.client("rd") as read:
         sent = ingest.post("/api/v1/events", json={"events": [
@@ -103,3 +123,17 @@ def test_the_server_marks_stalled_jobs_lost_on_its_own_and_a_heartbeat_revives_t
         ingest.post("/api/v1/events", json={"events": [
             {"job_id": "stuck", "type": "heartbeat", "at": time.time()}]})
         assert read.get("/api/v1/jobs/stuck").json()["state"] == "started"
+
+
+def test_the_app_reads_its_health_thresholds_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
+    from jobtrail.config import Settings
+    from jobtrail.web import asgi_app
+
+    monkeypatch.setenv("JOBTRAIL_QUEUE_DEGRADED", "7")
+    monkeypatch.setenv("JOBTRAIL_STALL_TIMEOUT", "90s")
+    app = asgi_app(sqlite_url, Settings())
+    try:
+        assert (app.state.health.queue_degraded, app.state.health.stall_timeout) == (7, 90)
+    finally:
+        app.state.store.close()

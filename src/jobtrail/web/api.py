@@ -209,10 +209,25 @@ def get_job(request: Request, job_id: str) -> dict[str, Any]:
 @router.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
 def health(request: Request) -> Any:
     """Every health check with its level and reason; 200 when healthy or degraded, 503 when
-    unhealthy (for load balancers and probes). Open without a token, like any liveness probe."""
+    unhealthy (for load balancers and probes). Open without a token, like any probe; when tokens
+    are configured, reasons and details (job names, queues, hosts) need a `read` token."""
     settings = getattr(request.app.state, "health", None) or HealthSettings.from_env()
     report = check(store_of(request), settings)
-    return JsonResponse(report.to_dict(), status_code=report.http_status)
+    body = report.to_dict()
+    if not _may_read(request):
+        for item in body["checks"]:
+            item["reason"] = f"{item['level']} (a read token shows why)"
+            item["details"] = {}
+    return JsonResponse(body, status_code=report.http_status)
+
+
+def _may_read(request: Request) -> bool:
+    tokens = request.app.state.tokens
+    if not tokens.enabled:
+        return True
+    kind, _, token = request.headers.get("authorization", "").partition(" ")
+    scopes = tokens.scopes(token.strip()) if kind.lower() == "bearer" and token.strip() else None
+    return scopes is not None and "read" in scopes
 
 
 metrics_router = APIRouter()
