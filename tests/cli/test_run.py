@@ -109,7 +109,8 @@ def test_the_command_runs_and_keeps_its_exit_code_when_the_store_is_unreachable(
 def test_bad_options_are_refused_before_anything_runs(sqlite_url: str, tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     for args in (["--every", "1h", "--cron", "0 3 * * *"], ["--grace", "10m"],
-                 ["--every", "often"], ["--label", "novalue"]):
+                 ["--every", "often"], ["--label", "novalue"], ["--label", "bad key=1"],
+                 ["--name", "n" * 300]):
         result = run_here(sqlite_url, "--name", "x", *args, "--", "touch", str(marker))
         assert result.exit_code == 2, (args, result.output)
         assert result.stderr.startswith("error: ")
@@ -191,9 +192,14 @@ def test_a_kill_request_stops_the_real_child_and_the_run_is_recorded_killed(
     assert job.error is not None and "killed on request" in job.error["message"]
 
 
-def test_a_signal_to_jobtrail_run_reaches_the_command_and_the_run_is_killed(sqlite_url: str) -> None:
-    proc = start_run(sqlite_url, "--name", "term", "--", PY, "-c",
-                     "import os, time; print(os.getpid(), flush=True); time.sleep(60)")
+@pytest.mark.parametrize(("ignore", "code"), [(False, 128 + 15), (True, 128 + 9)],
+                         ids=["child-stops", "child-ignores-sigterm-so-sigkill"])
+def test_a_signal_to_jobtrail_run_reaches_the_command_and_the_run_is_killed(
+        sqlite_url: str, ignore: bool, code: int) -> None:
+    setup = "signal.signal(signal.SIGTERM, signal.SIG_IGN); " if ignore else ""
+    proc = start_run(sqlite_url, "--name", "term", "--kill-grace", "0.5s", "--", PY, "-c",
+                     f"import os, signal, time; {setup}print(os.getpid(), flush=True); "
+                     "time.sleep(60)")
     try:
         _job_id, child = wait_started(sqlite_url, "term", proc)
         proc.send_signal(signal.SIGTERM)
@@ -202,7 +208,7 @@ def test_a_signal_to_jobtrail_run_reaches_the_command_and_the_run_is_killed(sqli
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
-    assert proc.returncode == 128 + 15
+    assert proc.returncode == code
     assert gone(child)
     job = only_job(sqlite_url, "term")
     assert job.state == "killed" and "by signal SIGTERM" in job.error["message"]  # type: ignore[index]

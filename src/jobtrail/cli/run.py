@@ -28,6 +28,7 @@ import typer
 from jobtrail.client import Trail
 from jobtrail.durations import parse_duration
 from jobtrail.errors import InvalidInput, Killed
+from jobtrail.events import normalize
 
 from .context import Cli, guard
 from .output_tail import MAX_TAIL_CHARS, OutputTail, redact_argv
@@ -102,6 +103,9 @@ def run(
     down_s = _duration(down_after, "--down-after")
     stop_grace = _duration(kill_grace, "--kill-grace") or 0.0
     labels = _labels(label)
+    # What the store would reject (a name too long, a bad label key) is refused before running.
+    normalize({"job_id": "-", "type": "started", "at": time.time(), "name": name, "queue": queue,
+               "labels": labels or None}, time.time())
     cli = Cli.of(ctx)
     trail = cli.trail
     if every_s is not None or cron is not None:
@@ -136,6 +140,7 @@ class Runner:
             worker=f"{socket.gethostname()}:{os.getpid()}",
         )
         self._signalled: int | None = None
+        self._stop_at: float | None = None  # when the child was first asked to stop
 
     def run(self) -> int:
         started = time.monotonic()
@@ -183,17 +188,20 @@ class Runner:
                 exc.add_note(f"--- {stream}, last {tail.line_count(text)} lines ---\n{text}")
 
     def _wait(self, proc: subprocess.Popen[bytes]) -> float | None:
-        """Wait for the child; on a kill request, SIGTERM it, then SIGKILL after the grace."""
-        terminated_at: float | None = None
+        """Wait for the child; on a kill request SIGTERM it. Once it was asked to stop (a kill
+        request, or a signal forwarded to it), SIGKILL it after the grace. Returns when the kill
+        request was acted on (None if there was none)."""
+        requested_at: float | None = None
         while proc.poll() is None:
-            if terminated_at is None and self.handle.kill_requested:
-                terminated_at = time.monotonic()
+            if requested_at is None and self.handle.kill_requested:
+                requested_at = time.monotonic()
+                self._stop_at = self._stop_at or requested_at
                 _send(proc, signal.SIGTERM)
-            elif terminated_at is not None and time.monotonic() - terminated_at > self.kill_grace:
+            elif self._stop_at is not None and time.monotonic() - self._stop_at > self.kill_grace:
                 _send(proc, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=_POLL)
-        return terminated_at
+        return requested_at
 
     def _pump(self, source: IO[bytes] | None, sink: IO[bytes] | None,
               tail: OutputTail) -> threading.Thread:
@@ -221,6 +229,7 @@ class Runner:
 
         def forward(signum: int, _frame: FrameType | None) -> None:
             self._signalled = signum
+            self._stop_at = self._stop_at or time.monotonic()
             _send(proc, signal.Signals(signum))
 
         previous: dict[signal.Signals, Any] = {}
