@@ -65,7 +65,7 @@ def _labels(items: list[str] | None) -> dict[str, str]:
 def run(
     ctx: typer.Context,
     command: Annotated[list[str], typer.Argument(
-        metavar="-- CMD [ARGS]...", show_default=False,
+        metavar="CMD", show_default=False,
         help="The command to run and its arguments (after --).")],
     name: Annotated[str, typer.Option("--name", show_default=False,
                                       help="The job's name, e.g. backups.nightly.")],
@@ -91,7 +91,10 @@ def run(
     kill_grace: Annotated[str, typer.Option(
         "--kill-grace", help="After SIGTERM, how long to wait before SIGKILL.")] = "10s",
 ) -> None:
-    """Run a command and track it as a job; exits with the command's exit code."""
+    """Run a command and track it as a job; exits with the command's exit code.
+
+    jobtrail run --name backups.nightly --cron "0 3 * * *" -- /srv/backup.sh --full
+    """
     if every and cron:
         raise InvalidInput("give --every or --cron, not both")
     if (grace or down_after) and not (every or cron):

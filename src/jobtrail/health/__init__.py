@@ -12,7 +12,7 @@ import time
 from jobtrail.health.checks import ALL
 from jobtrail.health.report import LEVELS, Check, HealthReport, worst
 from jobtrail.health.settings import HealthSettings
-from jobtrail.health.stalled import Stalled, mark_stalled
+from jobtrail.health.stalled import Stalled, lost_since, mark_stalled
 from jobtrail.store.base import Store
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "HealthSettings",
     "Stalled",
     "check",
+    "lost_since",
     "mark_stalled",
     "worst",
 ]
