@@ -250,3 +250,31 @@ def test_run_through_a_server_url_records_the_job_and_declares_the_periodic(
     assert job.state == "succeeded"
     periodic = httpx.get(f"{server}/api/v1/periodic", headers={"Authorization": "Bearer tok"}).json()
     assert [p["name"] for p in periodic["periodic"]] == ["remote.hourly"]
+
+
+# ---- what is kept of the output --------------------------------------------------------------
+
+def test_secrets_in_output_and_in_the_command_line_are_redacted() -> None:
+    from jobtrail.cli.output_tail import redact_argv, redact_text
+
+    text = redact_text('connect postgresql://bob:s3cret@db/x; password=hunter2 "api_key": "k-123" '
+                       "Authorization: Bearer abcdef123456")
+    assert "s3cret" not in text and "hunter2" not in text and "k-123" not in text
+    assert "abcdef123456" not in text and "postgresql://bob:[redacted]@db/x" in text
+    assert redact_argv(["dump", "--password", "pw", "--api-token=tk", "plain"]) == [
+        "dump", "--password", "[redacted]", "--api-token=[redacted]", "plain"]
+
+
+def test_the_tail_keeps_the_last_lines_without_colour_codes_within_its_cap() -> None:
+    from jobtrail.cli.output_tail import OutputTail
+
+    tail = OutputTail(max_lines=3, max_chars=40)
+    for i in range(1000):
+        tail.feed(f"\x1b[31mline {i}\x1b[0m\n".encode())
+    assert tail.text() == "line 997\nline 998\nline 999"
+    tail.feed(b"progress 10%\rprogress 100%\n" + b"x" * 100 + b"\n")
+    assert len(tail.text()) == 40 and tail.text().startswith("…")
+    assert tail.last_line().endswith("x")
+    bar = OutputTail()
+    bar.feed(b"copying 10%\rcopying 55%\rcopying 100%\r\ndone\n")
+    assert bar.text() == "copying 100%\ndone"
