@@ -119,7 +119,12 @@ def test_a_queue_growing_fast_is_degraded_and_one_draining_is_not(store: Store) 
     put(store, *({"job_id": f"burst-send-{now - 60}-{i}", "type": "started", "at": now - 10}
                  for i in range(4)))
     c = check_queues(store, settings, now)
-    assert c.level == "healthy", c
+    assert c.level == "healthy" and c.reason == "no jobs are waiting; 4 running", c
+    put(store, *({"job_id": f"burst-send-{now - 60}-{i}", "type": "succeeded", "at": now - 5}
+                 for i in range(4)))
+    c = check_queues(store, settings, now)  # drained within the window: nothing to report
+    assert (c.level, c.reason, c.details["queues"]) == (
+        "healthy", "no jobs are waiting or running", []), c
 
 
 # ---- workers --------------------------------------------------------------------------------

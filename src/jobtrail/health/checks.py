@@ -111,20 +111,25 @@ def check_queues(store: Store, settings: HealthSettings, now: float) -> Check:
         if settings.queue_growth_degraded and q["growth"] >= settings.queue_growth_degraded:
             findings.append(("degraded", f"queue {name} grew by {_plural(q['growth'], 'job')} "
                                          f"in the last {format_duration(window)}"))
-    rows = sorted(queues.values(), key=lambda q: (-q["queued"], q["queue"]))
+    # Queues that drained within the window have nothing to say.
+    rows = sorted((q for q in queues.values() if q["queued"] or q["running"] or q["growth"] > 0),
+                  key=lambda q: (-q["queued"], q["queue"]))
     details = {"queues": rows, "growth_window_seconds": window}
     if findings:
         level = worst(f[0] for f in findings)
         reasons = [text for lvl, text in findings if lvl == level]
         more = len(findings) - 1
         return Check("queues", level, reasons[0] + (f" (and {more} more)" if more else ""), details)
-    waiting = sum(q["queued"] for q in rows)
-    if not rows:
-        return Check("queues", "healthy", "no jobs are waiting or running", details)
-    oldest_age = max((q["oldest_queued_age"] or 0.0) for q in rows)
-    tail = f", the oldest for {format_duration(oldest_age)}" if waiting else ""
+    waiting = [q for q in rows if q["queued"]]
+    running = sum(q["running"] for q in rows)
+    if not waiting:
+        text = f"no jobs are waiting; {running:,} running" if running else \
+            "no jobs are waiting or running"
+        return Check("queues", "healthy", text, details)
+    oldest_age = max((q["oldest_queued_age"] or 0.0) for q in waiting)
     return Check("queues", "healthy",
-                 f"{_plural(waiting, 'job')} waiting in {_plural(len(rows), 'queue')}{tail}",
+                 f"{_plural(sum(q['queued'] for q in waiting), 'job')} waiting in "
+                 f"{_plural(len(waiting), 'queue')}, the oldest for {format_duration(oldest_age)}",
                  details)
 
 
