@@ -8,17 +8,29 @@ that read-compute-write atomic, so concurrent writers in several processes lose 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from jobtrail.model import JobFilter, RetentionRule
 from jobtrail.rollup import Delta
 
-__all__ = ["Change", "Record", "RollupHistogram", "Store"]
+__all__ = ["Change", "Record", "RollupHistogram", "RollupTotals", "Store"]
 
 Record = dict[str, Any]
 Change = Callable[[Mapping[str, Record]], tuple[Mapping[str, Record], Delta]]
 RollupHistogram = tuple[dict[int, int], int, float, float | None, float | None]
 """(bucket → count, count, sum, min, max) of one duration kind."""
+
+
+class RollupTotals(NamedTuple):
+    """Hourly roll-ups summed per series; every mapping lists series in the order they were first
+    seen (their ids), which is stable, so a cap on label values keeps the same names over time."""
+
+    counts: dict[tuple[str, str, str], int]
+    """(name, queue, metric) → n, for the counters of `rollup.METRICS`."""
+    buckets: dict[tuple[str, str, str, int], int]
+    """(name, queue, kind, bucket) → n, for the duration kinds run and wait."""
+    summaries: dict[tuple[str, str, str], tuple[int, float]]
+    """(name, queue, kind) → (count, sum of seconds), for run and wait."""
 
 
 class Store(Protocol):
@@ -88,6 +100,14 @@ class Store(Protocol):
     ) -> list[tuple[int, str, str, str, int]]:
         """(bucket start, name, queue, metric, n) summed per `step` seconds (60 or a multiple of
         3600), for counters such as "entered:failed", "load:queued", "items:done"."""
+        ...
+
+    def rollup_totals(self, since: float | None = None, until: float | None = None) -> RollupTotals:
+        """Every series' hourly roll-ups summed over the hours starting in [since, until).
+
+        Bounds round down to whole hours, so the totals of [None, h) and [h, None) add up to the
+        all-time ones: a reader can keep the closed past and re-read only the recent hours.
+        """
         ...
 
     def compact(self, before: float) -> int:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from jobtrail.errors import StoreError
 from jobtrail.model import JobFilter, RetentionRule
-from jobtrail.store.base import Change, Record, RollupHistogram
+from jobtrail.store.base import Change, Record, RollupHistogram, RollupTotals
 from jobtrail.store.sql import rollups
 from jobtrail.store.sql.codec import from_row, to_row
 from jobtrail.store.sql.engine import WRITE, create_engine
@@ -251,6 +251,10 @@ class SqlStore:
     ) -> list[tuple[int, str, str, str, int]]:
         with self._read() as conn:
             return rollups.read_counts(conn, since, until, names, queues, metrics, step)
+
+    def rollup_totals(self, since: float | None = None, until: float | None = None) -> RollupTotals:
+        with self._read() as conn:
+            return rollups.read_totals(conn, since, until)
 
     def expired(self, rules: Sequence[RetentionRule], now: float, limit: int) -> list[str]:
         keep = _keep_expression(rules)
