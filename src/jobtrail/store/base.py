@@ -22,9 +22,11 @@ RollupHistogram = tuple[dict[int, int], int, float, float | None, float | None]
 
 
 class RollupTotals(NamedTuple):
-    """Hourly roll-ups summed per series; every mapping lists series in the order they were first
-    seen (their ids), which is stable, so a cap on label values keeps the same names over time."""
+    """Hourly roll-ups summed per series (a job name and queue pair)."""
 
+    series: list[tuple[str, str]]
+    """Every (name, queue) the store knows, whatever the span, in the order first seen: stable, so
+    a cap on label values keeps the same names over time and in every process."""
     counts: dict[tuple[str, str, str], int]
     """(name, queue, metric) → n, for the counters of `rollup.METRICS`."""
     buckets: dict[tuple[str, str, str, int], int]

@@ -278,7 +278,7 @@ def read_totals(conn: sa.Connection, since: float | None, until: float | None) -
     """Hourly rows summed per series over hours starting in [since, until) (bounds floored to the
     hour). Naming every series id lets each table seek (res, [kind,] sid, t) instead of scanning."""
     sids = dict(sorted(series_ids(conn, (), ()).items()))
-    out = RollupTotals({}, {}, {})
+    out = RollupTotals(list(sids.values()), {}, {}, {})
     if not sids:
         return out
     lo = None if since is None else since // HOUR * HOUR
