@@ -1,0 +1,221 @@
+"""The collector behind `GET /metrics` (SPEC §7): every value is read from the store at scrape time.
+
+Counters and histograms come from the roll-ups (`Store.rollup_totals`), never from counters in this
+process, so they are monotonic across restarts and identical whichever server process is scraped.
+Gauges come from the store's current view (queue levels, workers, last successes). Each family
+lists every known series, zeros included, so expressions that divide one status by another, or
+compare a gauge over time, always find matching label sets.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+from jobtrail.metrics.buckets import cumulative
+from jobtrail.metrics.cap import DEFAULT_MAX_NAMES, Fold
+from jobtrail.metrics.totals import TotalsCache
+from jobtrail.store.base import RollupTotals, Store
+
+__all__ = ["HEALTH_LEVELS", "WORKER_STALE_SECONDS", "JobCollector", "render"]
+
+log = logging.getLogger(__name__)
+
+STATUSES = {"success": "entered:succeeded", "failed": "entered:failed",
+            "killed": "entered:killed", "cancelled": "entered:cancelled"}
+ITEMS = {"success": "items:done", "failed": "items:failed", "skipped": "items:skipped"}
+SERIES_COUNTERS = (
+    ("job_enqueued", "Jobs queued (each attempt).", "entered:queued"),
+    ("job_started", "Job executions started (each attempt).", "entered:started"),
+    ("job_retry", "Executions that failed and were retried.", "retry"),
+    ("job_lost", "Executions marked lost: started, then silent past the stall timeout.",
+     "entered:lost"),
+)
+HEALTH_LEVELS = {"healthy": 0, "degraded": 1, "unhealthy": 2}
+WORKER_STALE_SECONDS = 120.0
+"""A worker not heard from for this long counts neither busy nor idle."""
+
+Pair = tuple[str, str]
+
+
+class JobCollector:
+    """A prometheus_client collector over one store; holds only the totals cache (see `totals`)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_names: int = DEFAULT_MAX_NAMES,
+        worker_stale: float = WORKER_STALE_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.max_names = max_names
+        self.worker_stale = worker_stale
+        self.clock = clock
+        self.totals = TotalsCache(store, clock)
+
+    def collect(self) -> Iterator[Metric]:
+        now = self.clock()
+        totals = self.totals.read()
+        fold = Fold(totals.series, self.max_names)
+        pairs = list(dict.fromkeys((fold.name(n), fold.queue(q)) for n, q in totals.series))
+        yield from _executions(totals, fold, pairs)
+        yield from _durations(totals, fold, pairs)
+        yield from _items(totals, fold, pairs)
+        yield from self._levels(fold, pairs, now)
+        yield _last_success(self.store, fold)
+        yield from self._workers(fold, now)
+        health = _health_level(self.store)
+        if health is not None:
+            yield GaugeMetricFamily("jobtrail_health_status",
+                                    "Overall health: 0 healthy, 1 degraded, 2 unhealthy.", health)
+
+    def _levels(self, fold: Fold, pairs: list[Pair], now: float) -> Iterator[Metric]:
+        queued: dict[Pair, float] = dict.fromkeys(pairs, 0.0)
+        running: dict[Pair, float] = dict.fromkeys(pairs, 0.0)
+        oldest: dict[Pair, float] = dict.fromkeys(pairs, 0.0)
+        for level in self.store.queue_levels():
+            key = (fold.name(level["name"]), fold.queue(level["queue"]))
+            queued[key] = queued.get(key, 0.0) + level["queued"]
+            running[key] = running.get(key, 0.0) + level["running"]
+            if level["queued"] and level["oldest_queued_at"] is not None:
+                age = max(0.0, now - level["oldest_queued_at"])
+                oldest[key] = max(oldest.get(key, 0.0), age)
+        labels = ["job_name", "queue"]
+        for name, doc, values in (
+            ("job_queue_size", "Jobs queued now, waiting for a worker.", queued),
+            ("job_running", "Jobs running now.", running),
+            ("job_oldest_queued_age_seconds", "Age of the oldest job still queued (0 when none).",
+             oldest),
+        ):
+            family = GaugeMetricFamily(name, doc, labels=labels)
+            for key, value in values.items():
+                family.add_metric(list(key), value)
+            yield family
+
+    def _workers(self, fold: Fold, now: float) -> Iterator[Metric]:
+        busy: dict[str, float] = defaultdict(float)
+        idle: dict[str, float] = defaultdict(float)
+        for worker in self.store.workers():
+            live = now - worker["last_seen"] <= self.worker_stale
+            for queue in dict.fromkeys(fold.queue(q) for q in worker["queues"] or ["default"]):
+                busy[queue] += 1.0 if live and worker["state"] == "busy" else 0.0
+                idle[queue] += 1.0 if live and worker["state"] == "idle" else 0.0
+        for name, doc, values in (
+            ("job_worker_busy", "Live workers running a job, per queue they serve.", busy),
+            ("job_worker_idle", "Live workers waiting for a job, per queue they serve.", idle),
+        ):
+            family = GaugeMetricFamily(name, doc, labels=["queue"])
+            for queue, value in values.items():
+                family.add_metric([queue], value)
+            yield family
+
+
+def _summed(table: Mapping[tuple[Any, ...], Any], key: Callable[[tuple[Any, ...]], Any]) -> dict[Any, Any]:
+    out: dict[Any, Any] = defaultdict(int)
+    for k, v in table.items():
+        out[key(k)] += v
+    return out
+
+
+def _executions(totals: RollupTotals, fold: Fold, pairs: list[Pair]) -> Iterator[Metric]:
+    counts = _summed(totals.counts, lambda k: (fold.name(k[0]), fold.queue(k[1]), k[2]))
+    family = CounterMetricFamily(
+        "job_execution", "Job executions that ended, by how (each attempt's end).",
+        labels=["job_name", "queue", "status"])
+    for name, queue in pairs:
+        for status, metric in STATUSES.items():
+            family.add_metric([name, queue, status], counts.get((name, queue, metric), 0))
+    yield family
+    for metric_name, doc, metric in SERIES_COUNTERS:
+        family = CounterMetricFamily(metric_name, doc, labels=["job_name", "queue"])
+        for name, queue in pairs:
+            family.add_metric([name, queue], counts.get((name, queue, metric), 0))
+        yield family
+
+
+def _durations(totals: RollupTotals, fold: Fold, pairs: list[Pair]) -> Iterator[Metric]:
+    buckets: dict[tuple[str, str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for (name, queue, kind, bucket), n in totals.buckets.items():
+        buckets[(fold.name(name), fold.queue(queue), kind)][bucket] += n
+    summaries: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+    for (name, queue, kind), (n, total) in totals.summaries.items():
+        s = summaries[(fold.name(name), fold.queue(queue), kind)]
+        s[0] += n
+        s[1] += total
+    for metric_name, doc, kind in (
+        ("job_execution_duration_seconds", "Run time of job executions (started to ended).", "run"),
+        ("job_wait_duration_seconds", "Time jobs waited in the queue before starting.", "wait"),
+    ):
+        family = HistogramMetricFamily(metric_name, doc, labels=["job_name", "queue"])
+        for name, queue in pairs:
+            n, total = summaries.get((name, queue, kind), (0, 0.0))
+            family.add_metric([name, queue], cumulative(buckets.get((name, queue, kind), {}), int(n)),
+                              float(total))
+        yield family
+
+
+def _items(totals: RollupTotals, fold: Fold, pairs: list[Pair]) -> Iterator[Metric]:
+    counts = _summed(totals.counts, lambda k: (fold.name(k[0]), k[2]))
+    family = CounterMetricFamily(
+        "job_items_processed", "Items finished jobs reported in their progress, by outcome.",
+        labels=["job_name", "status"])
+    for name in dict.fromkeys(name for name, _ in pairs):
+        for status, metric in ITEMS.items():
+            family.add_metric([name, status], counts.get((name, metric), 0))
+    yield family
+
+
+def _last_success(store: Store, fold: Fold) -> Metric:
+    latest: dict[str, float] = {}
+    for name, at in store.last_success().items():
+        key = fold.name(name)
+        latest[key] = max(latest.get(key, at), at)
+    family = GaugeMetricFamily("job_last_success_timestamp_seconds",
+                               "When a job of this name last succeeded (Unix seconds).",
+                               labels=["job_name"])
+    for name, at in latest.items():
+        family.add_metric([name], at)
+    return family
+
+
+def _health_level(store: Store) -> int | None:
+    """The overall level of `jobtrail.health.check(store)`, or None while that module is absent."""
+    try:
+        health = importlib.import_module("jobtrail.health")
+    except ImportError:
+        return None
+    check = getattr(health, "check", None)
+    if check is None:
+        return None
+    try:
+        result = check(store)
+    except Exception:  # a check that cannot run is itself a finding
+        log.exception("the health check failed while serving /metrics")
+        return HEALTH_LEVELS["unhealthy"]
+    level = result.get("status") if isinstance(result, Mapping) else None
+    for attr in ("level", "status", "overall"):
+        level = level or getattr(result, attr, None)
+    if isinstance(level, str) or level is None:
+        return HEALTH_LEVELS.get(str(level or result), HEALTH_LEVELS["unhealthy"])
+    return HEALTH_LEVELS.get(str(getattr(level, "value", level)), HEALTH_LEVELS["unhealthy"])
+
+
+def render(collector: JobCollector) -> bytes:
+    """The Prometheus text exposition of one scrape."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return generate_latest(registry)
