@@ -11,8 +11,6 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Mapping
 
-from prometheus_client.utils import floatToGoString
-
 from jobtrail.sketch import value_of
 
 __all__ = ["BUCKETS", "cumulative"]
@@ -24,7 +22,8 @@ BUCKETS: tuple[float, ...] = (
 """Upper bounds in seconds, from 10 ms to 1 day. 300 s and 600 s are bounds so the default p95
 alerts compare against an edge rather than an interpolation."""
 
-_LABELS = [floatToGoString(b) for b in BUCKETS] + ["+Inf"]
+_LABELS = [repr(float(b)) for b in BUCKETS]
+"""`le` as Prometheus' own clients print it: 0.01, 1.0, 86400.0."""
 
 
 def cumulative(buckets: Mapping[int, int], count: int) -> list[tuple[str, float]]:
@@ -36,7 +35,7 @@ def cumulative(buckets: Mapping[int, int], count: int) -> list[tuple[str, float]
             per_bound[i] += n
     out: list[tuple[str, float]] = []
     running = 0
-    for label, n in zip(_LABELS, per_bound, strict=False):
+    for label, n in zip(_LABELS, per_bound, strict=True):
         running += n
         out.append((label, float(min(running, count))))
     out.append(("+Inf", float(count)))

@@ -24,6 +24,8 @@ from prometheus_client.core import (
     Metric,
 )
 
+from jobtrail import periodic
+from jobtrail.errors import InvalidInput
 from jobtrail.metrics.buckets import cumulative
 from jobtrail.metrics.cap import DEFAULT_MAX_NAMES, Fold
 from jobtrail.metrics.totals import TotalsCache
@@ -76,7 +78,9 @@ class JobCollector:
         yield from _durations(totals, fold, pairs)
         yield from _items(totals, fold, pairs)
         yield from self._levels(fold, pairs, now)
-        yield _last_success(self.store, fold)
+        last = self.store.last_success()
+        yield _last_success(last, fold)
+        yield from _periodic(self.store, last, fold, now)
         yield from self._workers(fold, now)
         health = _health_level(self.store)
         if health is not None:
@@ -151,7 +155,7 @@ def _durations(totals: RollupTotals, fold: Fold, pairs: list[Pair]) -> Iterator[
     buckets: dict[tuple[str, str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for (name, queue, kind, bucket), n in totals.buckets.items():
         buckets[(fold.name(name), fold.queue(queue), kind)][bucket] += n
-    summaries: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+    summaries: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
     for (name, queue, kind), (n, total) in totals.summaries.items():
         s = summaries[(fold.name(name), fold.queue(queue), kind)]
         s[0] += n
@@ -162,9 +166,9 @@ def _durations(totals: RollupTotals, fold: Fold, pairs: list[Pair]) -> Iterator[
     ):
         family = HistogramMetricFamily(metric_name, doc, labels=["job_name", "queue"])
         for name, queue in pairs:
-            n, total = summaries.get((name, queue, kind), (0, 0.0))
-            family.add_metric([name, queue], cumulative(buckets.get((name, queue, kind), {}), int(n)),
-                              float(total))
+            count, seconds = summaries.get((name, queue, kind), (0.0, 0.0))
+            family.add_metric([name, queue],
+                              cumulative(buckets.get((name, queue, kind), {}), int(count)), seconds)
         yield family
 
 
@@ -179,9 +183,9 @@ def _items(totals: RollupTotals, fold: Fold, pairs: list[Pair]) -> Iterator[Metr
     yield family
 
 
-def _last_success(store: Store, fold: Fold) -> Metric:
+def _last_success(last: Mapping[str, float], fold: Fold) -> Metric:
     latest: dict[str, float] = {}
-    for name, at in store.last_success().items():
+    for name, at in last.items():
         key = fold.name(name)
         latest[key] = max(latest.get(key, at), at)
     family = GaugeMetricFamily("job_last_success_timestamp_seconds",
@@ -190,6 +194,32 @@ def _last_success(store: Store, fold: Fold) -> Metric:
     for name, at in latest.items():
         family.add_metric([name], at)
     return family
+
+
+def _periodic(store: Store, last: Mapping[str, float], fold: Fold, now: float) -> Iterator[Metric]:
+    """Each declared periodic job's deadlines by its own schedule (`jobtrail.periodic.status`), so
+    one alert rule judges a 6-hourly job by 6 hours and a cron job by its cron expression."""
+    late: dict[str, float] = {}
+    down: dict[str, float] = {}
+    for declared in store.periodics():
+        try:
+            st = periodic.status(declared, last.get(declared["name"]), now)
+        except InvalidInput as exc:  # e.g. a cron expression this version cannot parse
+            log.warning("periodic job %r has no deadline: %s", declared["name"], exc)
+            continue
+        name = fold.name(declared["name"])
+        late[name] = min(late.get(name, st.late_at), st.late_at)
+        down[name] = min(down.get(name, st.down_at), st.down_at)
+    for metric_name, doc, values in (
+        ("job_periodic_late_timestamp_seconds",
+         "When a declared periodic job becomes late without a new success (Unix seconds).", late),
+        ("job_periodic_down_timestamp_seconds",
+         "When a declared periodic job becomes down without a new success (Unix seconds).", down),
+    ):
+        family = GaugeMetricFamily(metric_name, doc, labels=["job_name"])
+        for name, at in values.items():
+            family.add_metric([name], at)
+        yield family
 
 
 def _health_level(store: Store) -> int | None:
