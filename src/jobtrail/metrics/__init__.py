@@ -2,6 +2,6 @@
 
 from jobtrail.metrics.buckets import BUCKETS
 from jobtrail.metrics.cap import DEFAULT_MAX_NAMES, OTHER
-from jobtrail.metrics.collector import JobCollector, render
+from jobtrail.metrics.collector import CONTENT_TYPE, JobCollector, render
 
-__all__ = ["BUCKETS", "DEFAULT_MAX_NAMES", "OTHER", "JobCollector", "render"]
+__all__ = ["BUCKETS", "CONTENT_TYPE", "DEFAULT_MAX_NAMES", "OTHER", "JobCollector", "render"]

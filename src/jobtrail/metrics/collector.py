@@ -31,7 +31,7 @@ from jobtrail.metrics.cap import DEFAULT_MAX_NAMES, Fold
 from jobtrail.metrics.totals import TotalsCache
 from jobtrail.store.base import RollupTotals, Store
 
-__all__ = ["HEALTH_LEVELS", "WORKER_STALE_SECONDS", "JobCollector", "render"]
+__all__ = ["CONTENT_TYPE", "HEALTH_LEVELS", "WORKER_STALE_SECONDS", "JobCollector", "render"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ SERIES_COUNTERS = (
     ("job_lost", "Executions marked lost: started, then silent past the stall timeout.",
      "entered:lost"),
 )
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+"""The classic text format every Prometheus 2.x understands (our names and labels are plain ASCII)."""
 HEALTH_LEVELS = {"healthy": 0, "degraded": 1, "unhealthy": 2}
 WORKER_STALE_SECONDS = 120.0
 """A worker not heard from for this long counts neither busy nor idle."""

@@ -11,11 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from jobtrail.errors import InvalidInput, NotFound
 from jobtrail.ingest import ingest
-from jobtrail.metrics import JobCollector, render
+from jobtrail.metrics import CONTENT_TYPE, JobCollector, render
 from jobtrail.model import Job, JobFilter
 from jobtrail.query import JobQuery, batch_summary, build_filter
 from jobtrail.query import kill_job as query_kill_job
@@ -241,4 +240,4 @@ def _collector(request: Request) -> JobCollector:
 @metrics_router.get("/metrics", response_class=PlainTextResponse, dependencies=[Depends(need("read"))])
 def metrics(request: Request) -> Response:
     """Prometheus text format (SPEC §7), computed from the store at every scrape."""
-    return Response(render(_collector(request)), media_type=CONTENT_TYPE_LATEST)
+    return Response(render(_collector(request)), media_type=CONTENT_TYPE)
