@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from . import db, demo, operating, reading, serve
+from . import db, demo, export, operating, reading, serve
 from .context import Cli
 
 __all__ = ["app", "main"]
@@ -54,6 +54,7 @@ app.command("sweep")(operating.sweep)
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 app.add_typer(db.app, name="db")
+app.add_typer(export.app, name="export")
 
 
 def main() -> None:
