@@ -26,16 +26,26 @@ _LABELS = [repr(float(b)) for b in BUCKETS]
 """`le` as Prometheus' own clients print it: 0.01, 1.0, 86400.0."""
 
 
+_BOUND_OF: dict[int, int] = {}
+"""Log bucket → index of the first bound at or above its value (len(BUCKETS): only +Inf)."""
+
+
+def _bound_of(bucket: int) -> int:
+    i = _BOUND_OF.get(bucket)
+    if i is None:
+        i = _BOUND_OF[bucket] = bisect_left(BUCKETS, value_of(bucket))
+    return i
+
+
 def cumulative(buckets: Mapping[int, int], count: int) -> list[tuple[str, float]]:
     """(le, cumulative count) pairs ending with ("+Inf", count), never decreasing."""
-    per_bound = [0] * len(BUCKETS)
+    per_bound = [0] * (len(BUCKETS) + 1)
     for bucket, n in buckets.items():
-        i = bisect_left(BUCKETS, value_of(bucket))
-        if i < len(BUCKETS) and n > 0:
-            per_bound[i] += n
+        if n > 0:
+            per_bound[_bound_of(bucket)] += n
     out: list[tuple[str, float]] = []
     running = 0
-    for label, n in zip(_LABELS, per_bound, strict=True):
+    for label, n in zip(_LABELS, per_bound[:-1], strict=True):
         running += n
         out.append((label, float(min(running, count))))
     out.append(("+Inf", float(count)))

@@ -14,7 +14,6 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -75,10 +74,11 @@ class JobCollector:
         now = self.clock()
         totals = self.totals.read()
         fold = Fold(totals.series, self.max_names)
-        pairs = list(dict.fromkeys((fold.name(n), fold.queue(q)) for n, q in totals.series))
-        yield from _executions(totals, fold, pairs)
-        yield from _durations(totals, fold, pairs)
-        yield from _items(totals, fold, pairs)
+        folded = {(n, q): (fold.name(n), fold.queue(q)) for n, q in totals.series}
+        pairs = list(dict.fromkeys(folded.values()))
+        yield from _executions(totals, folded, pairs)
+        yield from _durations(totals, folded, pairs)
+        yield from _items(totals, folded, pairs)
         yield from self._levels(fold, pairs, now)
         last = self.store.last_success()
         yield _last_success(last, fold)
@@ -130,15 +130,14 @@ class JobCollector:
             yield family
 
 
-def _summed(table: Mapping[tuple[Any, ...], Any], key: Callable[[tuple[Any, ...]], Any]) -> dict[Any, Any]:
-    out: dict[Any, Any] = defaultdict(int)
-    for k, v in table.items():
-        out[key(k)] += v
-    return out
+Folded = Mapping[Pair, Pair]
+"""Each series' (name, queue) → its labels after the cap."""
 
 
-def _executions(totals: RollupTotals, fold: Fold, pairs: list[Pair]) -> Iterator[Metric]:
-    counts = _summed(totals.counts, lambda k: (fold.name(k[0]), fold.queue(k[1]), k[2]))
+def _executions(totals: RollupTotals, folded: Folded, pairs: list[Pair]) -> Iterator[Metric]:
+    counts: dict[tuple[str, str, str], int] = defaultdict(int)
+    for (name, queue, metric), n in totals.counts.items():
+        counts[(*folded[(name, queue)], metric)] += n
     family = CounterMetricFamily(
         "job_execution", "Job executions that ended, by how (each attempt's end).",
         labels=["job_name", "queue", "status"])
@@ -153,13 +152,13 @@ def _executions(totals: RollupTotals, fold: Fold, pairs: list[Pair]) -> Iterator
         yield family
 
 
-def _durations(totals: RollupTotals, fold: Fold, pairs: list[Pair]) -> Iterator[Metric]:
+def _durations(totals: RollupTotals, folded: Folded, pairs: list[Pair]) -> Iterator[Metric]:
     buckets: dict[tuple[str, str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for (name, queue, kind, bucket), n in totals.buckets.items():
-        buckets[(fold.name(name), fold.queue(queue), kind)][bucket] += n
+        buckets[(*folded[(name, queue)], kind)][bucket] += n
     summaries: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
     for (name, queue, kind), (n, total) in totals.summaries.items():
-        s = summaries[(fold.name(name), fold.queue(queue), kind)]
+        s = summaries[(*folded[(name, queue)], kind)]
         s[0] += n
         s[1] += total
     for metric_name, doc, kind in (
@@ -174,8 +173,11 @@ def _durations(totals: RollupTotals, fold: Fold, pairs: list[Pair]) -> Iterator[
         yield family
 
 
-def _items(totals: RollupTotals, fold: Fold, pairs: list[Pair]) -> Iterator[Metric]:
-    counts = _summed(totals.counts, lambda k: (fold.name(k[0]), k[2]))
+def _items(totals: RollupTotals, folded: Folded, pairs: list[Pair]) -> Iterator[Metric]:
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for (name, queue, metric), n in totals.counts.items():
+        if metric.startswith("items:"):
+            counts[(folded[(name, queue)][0], metric)] += n
     family = CounterMetricFamily(
         "job_items_processed", "Items finished jobs reported in their progress, by outcome.",
         labels=["job_name", "status"])

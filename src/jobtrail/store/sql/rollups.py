@@ -306,10 +306,14 @@ def read_totals(conn: sa.Connection, since: float | None, until: float | None) -
         .group_by(s.c.sid, s.c.kind)
     ):
         summaries[(sid, KINDS[kind - 1])] = (int(n), float(total))
+    # A series created after `sids` was read (a concurrent first job) waits for the next read.
     for key, n in sorted(counts.items()):
-        out.counts[(*sids[key[0]], key[1])] = n
+        if key[0] in sids:
+            out.counts[(*sids[key[0]], key[1])] = n
     for bkey, n in sorted(buckets.items()):
-        out.buckets[(*sids[bkey[0]], bkey[1], bkey[2])] = n
+        if bkey[0] in sids:
+            out.buckets[(*sids[bkey[0]], bkey[1], bkey[2])] = n
     for key, pair in sorted(summaries.items()):
-        out.summaries[(*sids[key[0]], key[1])] = pair
+        if key[0] in sids:
+            out.summaries[(*sids[key[0]], key[1])] = pair
     return out
