@@ -151,3 +151,16 @@ def test_hostile_names_are_escaped(trail: Any) -> None:
     samples = parse(render(JobCollector(trail.store)).decode())
     assert value(samples, "job_execution_total", job_name=name, queue="q", status="success") == 1
     assert total(samples, "job_execution_total") == 1
+
+
+def test_health_status_follows_the_health_checks_when_they_exist(trail: Any) -> None:
+    import importlib.util
+
+    samples = parse(render(JobCollector(trail.store)).decode())
+    key = ("jobtrail_health_status", frozenset())
+    if importlib.util.find_spec("jobtrail.health") is None:
+        assert key not in samples  # omitted, not faked, until the health checks exist
+        return
+    from jobtrail.health import check  # type: ignore[attr-defined,unused-ignore]
+
+    assert samples[key] == {"healthy": 0, "degraded": 1, "unhealthy": 2}[check(trail.store).level]

@@ -227,7 +227,8 @@ def _periodic(store: Store, last: Mapping[str, float], fold: Fold, now: float) -
 
 
 def _health_level(store: Store) -> int | None:
-    """The overall level of `jobtrail.health.check(store)`, or None while that module is absent."""
+    """The overall level of `jobtrail.health.check(store)` (a report with `.level`), or None while
+    that module is absent. Imported lazily: metrics do not depend on the health checks."""
     try:
         health = importlib.import_module("jobtrail.health")
     except ImportError:
@@ -236,16 +237,11 @@ def _health_level(store: Store) -> int | None:
     if check is None:
         return None
     try:
-        result = check(store)
+        level = getattr(check(store), "level", None)
     except Exception:  # a check that cannot run is itself a finding
         log.exception("the health check failed while serving /metrics")
-        return HEALTH_LEVELS["unhealthy"]
-    level = result.get("status") if isinstance(result, Mapping) else None
-    for attr in ("level", "status", "overall"):
-        level = level or getattr(result, attr, None)
-    if isinstance(level, str) or level is None:
-        return HEALTH_LEVELS.get(str(level or result), HEALTH_LEVELS["unhealthy"])
-    return HEALTH_LEVELS.get(str(getattr(level, "value", level)), HEALTH_LEVELS["unhealthy"])
+        level = None
+    return HEALTH_LEVELS.get(str(level), HEALTH_LEVELS["unhealthy"])
 
 
 def render(collector: JobCollector) -> bytes:
