@@ -164,3 +164,13 @@ def test_health_status_follows_the_health_checks_when_they_exist(trail: Any) -> 
     from jobtrail.health import check  # type: ignore[attr-defined,unused-ignore]
 
     assert samples[key] == {"healthy": 0, "degraded": 1, "unhealthy": 2}[check(trail.store).level]
+
+
+def test_the_collector_works_in_any_prometheus_registry(trail: Any) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    trail.ingest(job("a", "mounted", "q", NOW - 10, wait=1, run=1))
+    registry = CollectorRegistry()  # auto_describe: registering must not need the store
+    registry.register(JobCollector(trail.store))
+    samples = parse(generate_latest(registry).decode())
+    assert value(samples, "job_execution_total", job_name="mounted", queue="q", status="success") == 1

@@ -70,6 +70,11 @@ class JobCollector:
         self.clock = clock
         self.totals = TotalsCache(store, clock)
 
+    def describe(self) -> list[Metric]:
+        """Nothing up front, so registering in a registry (`REGISTRY.register(collector)`) does
+        not read the store; every family is named at scrape time."""
+        return []
+
     def collect(self) -> Iterator[Metric]:
         now = self.clock()
         totals = self.totals.read()
