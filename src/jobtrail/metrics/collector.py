@@ -1,7 +1,8 @@
 """The collector behind `GET /metrics` (SPEC §7): every value is read from the store at scrape time.
 
-Counters and histograms come from the roll-ups (`Store.rollup_totals`), never from counters in this
-process, so they are monotonic across restarts and identical whichever server process is scraped.
+Counters and histograms come from the maintained all-time roll-ups (`Store.rollup_totals`, a few
+rows per series), never from counters in this process, so they are monotonic across restarts and
+identical whichever server process is scraped.
 Gauges come from the store's current view (queue levels, workers, last successes). Each family
 lists every known series, zeros included, so expressions that divide one status by another, or
 compare a gauge over time, always find matching label sets.
@@ -27,7 +28,6 @@ from jobtrail import periodic
 from jobtrail.errors import InvalidInput
 from jobtrail.metrics.buckets import cumulative
 from jobtrail.metrics.cap import DEFAULT_MAX_NAMES, Fold
-from jobtrail.metrics.totals import TotalsCache
 from jobtrail.store.base import RollupTotals, Store
 
 __all__ = ["CONTENT_TYPE", "HEALTH_LEVELS", "WORKER_STALE_SECONDS", "JobCollector", "render"]
@@ -54,7 +54,7 @@ Pair = tuple[str, str]
 
 
 class JobCollector:
-    """A prometheus_client collector over one store; holds only the totals cache (see `totals`)."""
+    """A prometheus_client collector over one store. It keeps nothing between scrapes."""
 
     def __init__(
         self,
@@ -68,7 +68,6 @@ class JobCollector:
         self.max_names = max_names
         self.worker_stale = worker_stale
         self.clock = clock
-        self.totals = TotalsCache(store, clock)
 
     def describe(self) -> list[Metric]:
         """Nothing up front, so registering in a registry (`REGISTRY.register(collector)`) does
@@ -77,7 +76,7 @@ class JobCollector:
 
     def collect(self) -> Iterator[Metric]:
         now = self.clock()
-        totals = self.totals.read()
+        totals = self.store.rollup_totals()
         fold = Fold(totals.series, self.max_names)
         folded = {(n, q): (fold.name(n), fold.queue(q)) for n, q in totals.series}
         pairs = list(dict.fromkeys(folded.values()))

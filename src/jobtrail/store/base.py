@@ -22,7 +22,7 @@ RollupHistogram = tuple[dict[int, int], int, float, float | None, float | None]
 
 
 class RollupTotals(NamedTuple):
-    """Hourly roll-ups summed per series (a job name and queue pair)."""
+    """Roll-ups summed per series (a job name and queue pair)."""
 
     series: list[tuple[str, str]]
     """Every (name, queue) the store knows, whatever the span, in the order first seen: stable, so
@@ -105,10 +105,11 @@ class Store(Protocol):
         ...
 
     def rollup_totals(self, since: float | None = None, until: float | None = None) -> RollupTotals:
-        """Every series' hourly roll-ups summed over the hours starting in [since, until).
+        """Every series' roll-ups summed over the hours starting in [since, until).
 
-        Bounds round down to whole hours, so the totals of [None, h) and [h, None) add up to the
-        all-time ones: a reader can keep the closed past and re-read only the recent hours.
+        Unbounded, it reads the maintained all-time totals (a few rows per series: what `/metrics`
+        reads at every scrape). Bounds round down to whole hours, so the totals of [None, h) and
+        [h, None) add up to the all-time ones.
         """
         ...
 

@@ -226,7 +226,7 @@ _collector_lock = threading.Lock()
 
 
 def _collector(request: Request) -> JobCollector:
-    """The app's one collector, made on first use: it keeps the roll-up totals cache."""
+    """The app's collector, made on first use with the app's settings."""
     with _collector_lock:
         collector: JobCollector | None = getattr(request.app.state, "metrics_collector", None)
         if collector is None:

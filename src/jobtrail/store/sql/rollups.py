@@ -294,12 +294,14 @@ def read_counts(
 
 
 def read_totals(conn: sa.Connection, since: float | None, until: float | None) -> RollupTotals:
-    """Hourly rows summed per series over hours starting in [since, until) (bounds floored to the
-    hour). Naming every series id lets each table seek (res, [kind,] sid, t) instead of scanning."""
+    """Per-series sums: the all-time rows when unbounded (one per series and counter or bucket),
+    else the hourly rows starting in [since, until) (bounds floored to the hour). Naming every
+    series id lets each table seek (res, [kind,] sid, t) instead of scanning."""
     sids = dict(sorted(series_ids(conn, (), ()).items()))
     out = RollupTotals(list(sids.values()), {}, {}, {})
     if not sids:
         return out
+    res = ALL if since is None and until is None else HOUR
     lo = None if since is None else since // HOUR * HOUR
     hi = None if until is None else until // HOUR * HOUR
     durations = [KIND_CODES["run"], KIND_CODES["wait"]]
@@ -307,21 +309,21 @@ def read_totals(conn: sa.Connection, since: float | None, until: float | None) -
     counts: dict[tuple[int, str], int] = {}
     for sid, metric, n in conn.execute(
         sa.select(c.c.sid, c.c.metric, sa.func.sum(c.c.n))
-        .where(*_span(c, HOUR, lo, hi, sids))
+        .where(*_span(c, res, lo, hi, sids))
         .group_by(c.c.sid, c.c.metric)
     ):
         counts[(sid, METRICS[metric - 1])] = int(n)
     buckets: dict[tuple[int, str, int], int] = {}
     for sid, kind, bucket, n in conn.execute(
         sa.select(h.c.sid, h.c.kind, h.c.bucket, sa.func.sum(h.c.n))
-        .where(h.c.kind.in_(durations), *_span(h, HOUR, lo, hi, sids))
+        .where(h.c.kind.in_(durations), *_span(h, res, lo, hi, sids))
         .group_by(h.c.sid, h.c.kind, h.c.bucket)
     ):
         buckets[(sid, KINDS[kind - 1], bucket)] = int(n)
     summaries: dict[tuple[int, str], tuple[int, float]] = {}
     for sid, kind, n, total in conn.execute(
         sa.select(s.c.sid, s.c.kind, sa.func.sum(s.c.n), sa.func.sum(s.c.total))
-        .where(s.c.kind.in_(durations), *_span(s, HOUR, lo, hi, sids))
+        .where(s.c.kind.in_(durations), *_span(s, res, lo, hi, sids))
         .group_by(s.c.sid, s.c.kind)
     ):
         summaries[(sid, KINDS[kind - 1])] = (int(n), float(total))
