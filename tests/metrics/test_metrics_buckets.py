@@ -40,3 +40,18 @@ def test_the_last_bucket_is_the_exact_count_and_none_exceeds_it() -> None:
 @pytest.mark.parametrize("seconds", [0.0, 0.00005])
 def test_zero_durations_fall_in_the_first_bucket(seconds: float) -> None:
     assert cumulative({bucket_of(seconds): 3}, 3)[0] == ("0.01", 3.0)
+
+
+def test_edges_are_the_last_log_bucket_under_each_bound() -> None:
+    from jobtrail.metrics.buckets import EDGES
+    from jobtrail.sketch import value_of
+
+    for edge, bound, previous in zip(EDGES, BUCKETS, (0.0, *BUCKETS), strict=False):
+        assert previous < value_of(edge) <= bound < value_of(edge + 1)
+    # coarsening to the edges gives the very same Prometheus buckets
+    rng = random.Random(9)
+    hist = Counter(bucket_of(math.exp(rng.uniform(-8, 12))) for _ in range(3000))
+    coarse: Counter[int] = Counter()
+    for b, n in hist.items():
+        coarse[next((e for e in EDGES if b <= e), b)] += n
+    assert cumulative(coarse, 3000) == cumulative(hist, 3000)

@@ -37,6 +37,10 @@ def history(add: Any) -> None:
     add({"type": "queued", "at": T0 + 4 * HOUR + 60, "name": "b.first", "queue": "q1"}, job_id="6")
 
 
+def flat(buckets: dict[Any, dict[int, int]]) -> Counter[Any]:
+    return +Counter({(*k, b): n for k, hist in buckets.items() for b, n in hist.items()})
+
+
 def hourly_counts(store: Any, since: float | None = None, until: float | None = None) -> Counter[Any]:
     out: Counter[Any] = Counter()
     for t, name, queue, metric, n in store.rollup_counts(None, None, step=3600):
@@ -57,13 +61,12 @@ def test_totals_are_the_hourly_rollups_summed_per_series(store: Any) -> None:
     for name, queue in {(n, q) for n, q, _ in totals.counts}:
         for kind in ("run", "wait"):
             buckets, n, total, _, _ = store.rollup_histogram(kind, None, None, [name], [queue])
-            mine = {b: c for (nm, qu, k, b), c in totals.buckets.items()
-                    if (nm, qu, k) == (name, queue, kind) and c}
+            mine = {b: c for b, c in totals.buckets.get((name, queue, kind), {}).items() if c}
             assert mine == buckets
             assert totals.summaries.get((name, queue, kind), (0, 0.0))[0] == n
             assert totals.summaries.get((name, queue, kind), (0, 0.0))[1] == pytest.approx(total)
     assert totals.summaries[("a.second", "q2", "run")] == (2, pytest.approx(2 + 60))
-    assert totals.buckets[("b.first", "q1", "run", bucket_of(10.5))] == 1
+    assert totals.buckets[("b.first", "q1", "run")] == {bucket_of(10.5): 1}
 
 
 @pytest.mark.usefixtures("history")
@@ -72,7 +75,7 @@ def test_totals_of_adjacent_spans_add_up_to_the_whole(store: Any) -> None:
     for split in (T0 + 2 * HOUR, T0 + 2 * HOUR + 1234.5):  # bounds round down to the hour
         past, recent = store.rollup_totals(None, split), store.rollup_totals(split, None)
         assert +(Counter(past.counts) + Counter(recent.counts)) == +Counter(whole.counts)
-        assert +(Counter(past.buckets) + Counter(recent.buckets)) == +Counter(whole.buckets)
+        assert flat(past.buckets) + flat(recent.buckets) == flat(whole.buckets)
         assert past.counts.get(("c.third", "q1", "entered:killed"), 0) == 0
         assert recent.counts[("c.third", "q1", "entered:killed")] == 1
         assert past.summaries[("b.first", "q1", "run")][0] == 1
@@ -99,3 +102,19 @@ def test_totals_outlive_deleted_rows(store: Any) -> None:
 
 def test_totals_of_an_empty_store_are_empty(store: Any) -> None:
     assert store.rollup_totals() == ([], {}, {}, {})
+
+
+@pytest.mark.usefixtures("history")
+def test_edges_sum_histogram_buckets_up_to_each_edge(store: Any) -> None:
+    fine = store.rollup_totals()
+    edges = [bucket_of(1.0), bucket_of(30.0), bucket_of(100.0)]
+    coarse = store.rollup_totals(edges=edges)
+    assert coarse.counts == fine.counts and coarse.summaries == fine.summaries
+    for key, hist in fine.buckets.items():
+        expected: Counter[int] = Counter()
+        for b, n in hist.items():
+            expected[next((e for e in edges if b <= e), b)] += n
+        assert coarse.buckets[key] == +expected
+    # runs of 2 s, 60 s (two attempts), 600 s: under 30 s, under 100 s, and above every edge
+    assert coarse.buckets[("a.second", "q2", "run")] == {edges[1]: 1, edges[2]: 1}
+    assert coarse.buckets[("c.third", "q1", "run")] == {bucket_of(595.0): 1}

@@ -11,9 +11,9 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Mapping
 
-from jobtrail.sketch import value_of
+from jobtrail.sketch import bucket_of, value_of
 
-__all__ = ["BUCKETS", "cumulative"]
+__all__ = ["BUCKETS", "EDGES", "cumulative"]
 
 BUCKETS: tuple[float, ...] = (
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800,
@@ -21,6 +21,12 @@ BUCKETS: tuple[float, ...] = (
 )
 """Upper bounds in seconds, from 10 ms to 1 day. 300 s and 600 s are bounds so the default p95
 alerts compare against an edge rather than an interpolation."""
+
+EDGES: tuple[int, ...] = tuple(
+    b if value_of(b := bucket_of(bound)) <= bound else b - 1 for bound in BUCKETS
+)
+"""The last log bucket counted under each bound: the store can sum log buckets up to these edges
+(`Store.rollup_totals(edges=...)`) and give the same counts in a few rows per series."""
 
 _LABELS = [repr(float(b)) for b in BUCKETS]
 """`le` as Prometheus' own clients print it: 0.01, 1.0, 86400.0."""

@@ -26,7 +26,7 @@ from prometheus_client.core import (
 
 from jobtrail import periodic
 from jobtrail.errors import InvalidInput
-from jobtrail.metrics.buckets import cumulative
+from jobtrail.metrics.buckets import EDGES, cumulative
 from jobtrail.metrics.cap import DEFAULT_MAX_NAMES, Fold
 from jobtrail.store.base import RollupTotals, Store
 
@@ -76,7 +76,7 @@ class JobCollector:
 
     def collect(self) -> Iterator[Metric]:
         now = self.clock()
-        totals = self.store.rollup_totals()
+        totals = self.store.rollup_totals(edges=EDGES)
         fold = Fold(totals.series, self.max_names)
         folded = {(n, q): (fold.name(n), fold.queue(q)) for n, q in totals.series}
         pairs = list(dict.fromkeys(folded.values()))
@@ -157,9 +157,19 @@ def _executions(totals: RollupTotals, folded: Folded, pairs: list[Pair]) -> Iter
 
 
 def _durations(totals: RollupTotals, folded: Folded, pairs: list[Pair]) -> Iterator[Metric]:
-    buckets: dict[tuple[str, str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for (name, queue, kind, bucket), n in totals.buckets.items():
-        buckets[(*folded[(name, queue)], kind)][bucket] += n
+    buckets: dict[tuple[str, str, str], dict[int, int]] = {}
+    merged: set[tuple[str, str, str]] = set()
+    for (name, queue, kind), hist in totals.buckets.items():
+        key = (*folded[(name, queue)], kind)
+        into = buckets.get(key)
+        if into is None:
+            buckets[key] = hist  # the common case: a series keeps its own labels
+            continue
+        if key not in merged:  # folding several series: sum into a copy, not the store's mapping
+            into = buckets[key] = dict(into)
+            merged.add(key)
+        for bucket, n in hist.items():
+            into[bucket] = into.get(bucket, 0) + n
     summaries: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
     for (name, queue, kind), (n, total) in totals.summaries.items():
         s = summaries[(*folded[(name, queue)], kind)]

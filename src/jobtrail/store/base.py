@@ -29,8 +29,8 @@ class RollupTotals(NamedTuple):
     a cap on label values keeps the same names over time and in every process."""
     counts: dict[tuple[str, str, str], int]
     """(name, queue, metric) → n, for the counters of `rollup.METRICS`."""
-    buckets: dict[tuple[str, str, str, int], int]
-    """(name, queue, kind, bucket) → n, for the duration kinds run and wait."""
+    buckets: dict[tuple[str, str, str], dict[int, int]]
+    """(name, queue, kind) → {log bucket (`jobtrail.sketch`) → n}, for the kinds run and wait."""
     summaries: dict[tuple[str, str, str], tuple[int, float]]
     """(name, queue, kind) → (count, sum of seconds), for run and wait."""
 
@@ -104,12 +104,16 @@ class Store(Protocol):
         3600), for counters such as "entered:failed", "load:queued", "items:done"."""
         ...
 
-    def rollup_totals(self, since: float | None = None, until: float | None = None) -> RollupTotals:
+    def rollup_totals(
+        self, since: float | None = None, until: float | None = None, edges: Sequence[int] = ()
+    ) -> RollupTotals:
         """Every series' roll-ups summed over the hours starting in [since, until).
 
         Unbounded, it reads the maintained all-time totals (a few rows per series: what `/metrics`
         reads at every scrape). Bounds round down to whole hours, so the totals of [None, h) and
-        [h, None) add up to the all-time ones.
+        [h, None) add up to the all-time ones. With `edges` (log-bucket numbers), each histogram
+        bucket is counted under the first edge at or above it (buckets above the last edge stay
+        as they are), so a reader of coarse bounds gets a few rows per series, not hundreds.
         """
         ...
 

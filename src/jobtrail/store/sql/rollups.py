@@ -293,10 +293,13 @@ def read_counts(
     ]
 
 
-def read_totals(conn: sa.Connection, since: float | None, until: float | None) -> RollupTotals:
+def read_totals(
+    conn: sa.Connection, since: float | None, until: float | None, edges: Sequence[int] = ()
+) -> RollupTotals:
     """Per-series sums: the all-time rows when unbounded (one per series and counter or bucket),
     else the hourly rows starting in [since, until) (bounds floored to the hour). Naming every
-    series id lets each table seek (res, [kind,] sid, t) instead of scanning."""
+    series id lets each table seek (res, [kind,] sid, t) instead of scanning; rows come sorted by
+    series id, so every mapping lists series in first-seen order."""
     sids = dict(sorted(series_ids(conn, (), ()).items()))
     out = RollupTotals(list(sids.values()), {}, {}, {})
     if not sids:
@@ -306,35 +309,38 @@ def read_totals(conn: sa.Connection, since: float | None, until: float | None) -
     hi = None if until is None else until // HOUR * HOUR
     durations = [KIND_CODES["run"], KIND_CODES["wait"]]
     c, h, s = rollup_counts, rollup_hist, rollup_summary
-    counts: dict[tuple[int, str], int] = {}
+    # A series created after `sids` was read (a concurrent first job) waits for the next read.
     for sid, metric, n in conn.execute(
         sa.select(c.c.sid, c.c.metric, sa.func.sum(c.c.n))
         .where(*_span(c, res, lo, hi, sids))
         .group_by(c.c.sid, c.c.metric)
-    ):
-        counts[(sid, METRICS[metric - 1])] = int(n)
-    buckets: dict[tuple[int, str, int], int] = {}
-    for sid, kind, bucket, n in conn.execute(
-        sa.select(h.c.sid, h.c.kind, h.c.bucket, sa.func.sum(h.c.n))
+        .order_by(c.c.sid, c.c.metric)
+    ).all():
+        if sid in sids:
+            out.counts[(*sids[sid], METRICS[metric - 1])] = int(n)
+    bucket: Any = h.c.bucket
+    if edges:  # integers written into the SQL, so GROUP BY repeats the very same expression
+        bucket = sa.case(*((h.c.bucket <= sa.literal_column(str(int(e))),
+                            sa.literal_column(str(int(e)))) for e in sorted(edges)),
+                         else_=h.c.bucket)
+    for sid, kind, b, n in conn.execute(
+        sa.select(h.c.sid, h.c.kind, bucket, sa.func.sum(h.c.n))
         .where(h.c.kind.in_(durations), *_span(h, res, lo, hi, sids))
-        .group_by(h.c.sid, h.c.kind, h.c.bucket)
-    ):
-        buckets[(sid, KINDS[kind - 1], bucket)] = int(n)
-    summaries: dict[tuple[int, str], tuple[int, float]] = {}
+        .group_by(h.c.sid, h.c.kind, bucket)
+        .order_by(h.c.sid, h.c.kind, bucket)
+    ).all():
+        if sid in sids:
+            key = (*sids[sid], KINDS[kind - 1])
+            hist = out.buckets.get(key)
+            if hist is None:
+                hist = out.buckets[key] = {}
+            hist[int(b)] = int(n)
     for sid, kind, n, total in conn.execute(
         sa.select(s.c.sid, s.c.kind, sa.func.sum(s.c.n), sa.func.sum(s.c.total))
         .where(s.c.kind.in_(durations), *_span(s, res, lo, hi, sids))
         .group_by(s.c.sid, s.c.kind)
-    ):
-        summaries[(sid, KINDS[kind - 1])] = (int(n), float(total))
-    # A series created after `sids` was read (a concurrent first job) waits for the next read.
-    for key, n in sorted(counts.items()):
-        if key[0] in sids:
-            out.counts[(*sids[key[0]], key[1])] = n
-    for bkey, n in sorted(buckets.items()):
-        if bkey[0] in sids:
-            out.buckets[(*sids[bkey[0]], bkey[1], bkey[2])] = n
-    for key, pair in sorted(summaries.items()):
-        if key[0] in sids:
-            out.summaries[(*sids[key[0]], key[1])] = pair
+        .order_by(s.c.sid, s.c.kind)
+    ).all():
+        if sid in sids:
+            out.summaries[(*sids[sid], KINDS[kind - 1])] = (int(n), float(total))
     return out

@@ -252,9 +252,11 @@ class SqlStore:
         with self._read() as conn:
             return rollups.read_counts(conn, since, until, names, queues, metrics, step)
 
-    def rollup_totals(self, since: float | None = None, until: float | None = None) -> RollupTotals:
+    def rollup_totals(
+        self, since: float | None = None, until: float | None = None, edges: Sequence[int] = ()
+    ) -> RollupTotals:
         with self._read() as conn:
-            return rollups.read_totals(conn, since, until)
+            return rollups.read_totals(conn, since, until, edges)
 
     def expired(self, rules: Sequence[RetentionRule], now: float, limit: int) -> list[str]:
         keep = _keep_expression(rules)
