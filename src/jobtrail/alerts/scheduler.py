@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from jobtrail.alerts.engine import Evaluator
 from jobtrail.alerts.settings import AlertSettings
 from jobtrail.store.base import Store
 
-__all__ = ["AlertScheduler", "start_alerts"]
+__all__ = ["AlertScheduler", "alerts_running", "start_alerts"]
 
 log = logging.getLogger("jobtrail.alerts")
 
@@ -64,3 +65,14 @@ def start_alerts(store: Store, settings: AlertSettings | None = None) -> AlertSc
         return _Off()
     evaluator = Evaluator(settings.rules, settings.notifiers())
     return AlertScheduler(store, evaluator, settings.interval).start()
+
+
+@contextlib.asynccontextmanager
+async def alerts_running(store: Store, settings: AlertSettings | None = None) -> AsyncIterator[None]:
+    """Rules evaluated in the background while the block runs (an app's lifespan); stopped after,
+    also when the block fails."""
+    scheduler = start_alerts(store, settings)
+    try:
+        yield
+    finally:
+        await scheduler.stop()

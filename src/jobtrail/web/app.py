@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import jobtrail
-from jobtrail.alerts.scheduler import start_alerts
+from jobtrail.alerts.scheduler import alerts_running
 from jobtrail.config import Settings
+from jobtrail.health import HealthSettings
+from jobtrail.health.sweeper import stall_sweeper
 from jobtrail.store import Store, open_store
 from jobtrail.web import errors, fleet_api
 from jobtrail.web.alerts import router as alerts_router
@@ -29,9 +31,8 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        alert_scheduler = start_alerts(store)  # evaluates alert rules in the background
-        yield
-        await alert_scheduler.stop()
+        async with stall_sweeper(store, app.state.health), alerts_running(store):
+            yield
         if owned:
             store.close()
 
@@ -49,6 +50,7 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
     app.state.store = store
     app.state.settings = settings
     app.state.tokens = TokenTable(settings.tokens)
+    app.state.health = HealthSettings.from_env()
     errors.install(app)
     app.include_router(router)
     app.include_router(fleet_api.router)
