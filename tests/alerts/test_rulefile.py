@@ -116,6 +116,8 @@ def test_settings_read_the_file_and_webhook_from_the_environment(tmp_path: Path)
     assert settings.enabled and settings.interval == 60
     assert "billing_failures" in {r.id for r in settings.rules}
     assert [n.channel for n in settings.notifiers()] == ["log", "webhook"]
+    assert settings.keep == 90 * 86400
+    assert AlertSettings.from_env({"JOBTRAIL_ALERTS_KEEP": "forever"}).keep is None
     assert not AlertSettings.from_env({"JOBTRAIL_ALERTS": "off"}).enabled
     with pytest.raises(ConfigError, match="JOBTRAIL_ALERT_WEBHOOK_FORMAT"):
         AlertSettings.from_env({"JOBTRAIL_ALERT_WEBHOOK_FORMAT": "teams"})

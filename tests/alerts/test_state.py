@@ -9,9 +9,12 @@ from dataclasses import replace
 import pytest
 
 from alerts.support import MINUTE, Feed, T, rule, steps
-from jobtrail.alerts import Evaluator, active, history
+from jobtrail.alerts import Evaluator, LogNotifier, active, history
+from jobtrail.alerts.state import prune
 from jobtrail.errors import InvalidInput
 from jobtrail.store import open_store
+
+DAY = 86400.0
 
 
 def _failing(feed: Feed) -> None:
@@ -89,5 +92,24 @@ def test_history_pages_newest_first(store_url: str) -> None:
             history(store, cursor="-1")
         with pytest.raises(InvalidInput):
             history(store, limit=0)
+    finally:
+        store.close()
+
+
+def test_old_history_is_pruned_but_not_what_is_still_to_be_delivered(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        feed = Feed(store)
+        feed.runs("old.job", [T - 250 + 10 * i for i in range(12)], ok=False)
+        ev = Evaluator([rule("failure_rate_critical")], [LogNotifier()], keep=30 * DAY)
+        ev.evaluate(store, T)  # fires; its log delivery is still pending
+        assert prune(store, T + 1) == 0  # kept: not delivered yet
+        assert ev.deliver(store, T + 1) == 1
+        assert prune(store, T - 1) == 0  # younger than the cut
+        later = T + 40 * DAY
+        feed.runs("new.job", [later - 250 + 10 * i for i in range(12)], ok=False)
+        ev.tick(store, later)  # resolves old.job, fires new.job, delivers, prunes before later - 30d
+        assert sorted((t.subject, t.to_state) for t in history(store)) == [
+            ("new.job", "firing"), ("old.job", "resolved")]
     finally:
         store.close()

@@ -8,6 +8,7 @@ were, and the other rules are still evaluated.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 
@@ -22,6 +23,7 @@ from jobtrail.store.base import Store
 __all__ = ["Evaluator"]
 
 log = logging.getLogger("jobtrail.alerts")
+PRUNE_EVERY = 3600.0  # seconds between prunes of old alert history
 
 
 class Evaluator:
@@ -31,9 +33,13 @@ class Evaluator:
         self,
         rules: Sequence[Rule] = DEFAULT_RULES,
         notifiers: Sequence[Notifier] = (LogNotifier(),),
+        keep: float | None = 90 * 86400.0,
     ) -> None:
         self.rules = tuple(rules)
         self.notifiers = tuple(notifiers)
+        self.keep = keep
+        """Seconds of alert history to keep (None: forever); `tick` prunes older history hourly."""
+        self._pruned_at = -math.inf
         self.baselines = BaselineCache()
         self.span = max((r.params.get("window", 0.0) for r in self.rules if r.enabled), default=0.0)
         """The longest window a rule reads counters over: one read serves them all."""
@@ -63,8 +69,11 @@ class Evaluator:
         return deliver_due(store, self.notifiers, time.time() if now is None else now)
 
     def tick(self, store: Store, now: float | None = None) -> list[Transition]:
-        """One scheduler step: evaluate, then deliver what is due."""
+        """One scheduler step: evaluate, deliver what is due, and (hourly) prune old history."""
         now = time.time() if now is None else now
         transitions = self.evaluate(store, now)
         self.deliver(store, now)
+        if self.keep is not None and now - self._pruned_at >= PRUNE_EVERY:
+            state.prune(store, now - self.keep)
+            self._pruned_at = now
         return transitions

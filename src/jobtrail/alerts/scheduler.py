@@ -63,7 +63,7 @@ def start_alerts(store: Store, settings: AlertSettings | None = None) -> AlertSc
     settings = settings or AlertSettings.from_env()
     if not settings.enabled:
         return _Off()
-    evaluator = Evaluator(settings.rules, settings.notifiers())
+    evaluator = Evaluator(settings.rules, settings.notifiers(), keep=settings.keep)
     return AlertScheduler(store, evaluator, settings.interval).start()
 
 

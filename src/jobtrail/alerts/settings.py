@@ -2,7 +2,8 @@
 
 JOBTRAIL_ALERTS (on|off, default on: the server evaluates rules), JOBTRAIL_ALERTS_INTERVAL (default
 30s), JOBTRAIL_ALERTS_FILE (YAML rules; default: the built-in rules), JOBTRAIL_ALERT_WEBHOOK (URL to
-POST notifications to), JOBTRAIL_ALERT_WEBHOOK_FORMAT (json|slack, default json).
+POST notifications to), JOBTRAIL_ALERT_WEBHOOK_FORMAT (json|slack, default json),
+JOBTRAIL_ALERTS_KEEP (alert history to keep, default 90d; "forever" keeps all).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class AlertSettings:
     rules: tuple[Rule, ...] = DEFAULT_RULES
     webhook: str | None = None
     webhook_format: str = "json"
+    keep: float | None = 90 * 86400.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AlertSettings:
@@ -50,6 +52,11 @@ class AlertSettings:
         webhook = env.get("JOBTRAIL_ALERT_WEBHOOK", "").strip() or None
         if webhook is not None and not webhook.startswith(("http://", "https://")):
             raise ConfigError("JOBTRAIL_ALERT_WEBHOOK must be an http:// or https:// URL")
+        keep_text = env.get("JOBTRAIL_ALERTS_KEEP", "90d").strip().lower()
+        try:
+            keep = None if keep_text == "forever" else parse_duration(keep_text)
+        except InvalidInput as exc:
+            raise ConfigError(f"JOBTRAIL_ALERTS_KEEP: {exc} (or forever)") from None
         path = env.get("JOBTRAIL_ALERTS_FILE", "").strip()
         return cls(
             enabled=switch in _ON,
@@ -57,6 +64,7 @@ class AlertSettings:
             rules=load_rules(path) if path else DEFAULT_RULES,
             webhook=webhook,
             webhook_format=fmt,
+            keep=keep,
         )
 
     def notifiers(self) -> tuple[Notifier, ...]:

@@ -22,7 +22,7 @@ from jobtrail.store.base import Store
 from jobtrail.store.sql.engine import WRITE
 from jobtrail.store.sql.schema import alert_outbox, alert_state, alert_transitions, meta
 
-__all__ = ["active", "advance", "engine_of", "history", "read", "write"]
+__all__ = ["active", "advance", "engine_of", "history", "prune", "read", "write"]
 
 _LOCK_KEY = 7_466_123_005  # PostgreSQL advisory lock held while applying an evaluation
 _CLOCK = "alerts_evaluated_at"
@@ -198,3 +198,15 @@ def _record(conn: sa.Connection, alert: Alert, to: str, now: float, value: float
     tid = int(key[0])
     return Transition(tid, alert.rule, alert.subject, alert.state, to, severity, value, summary,
                       alert.since, now)
+
+
+def prune(store: Store, before: float) -> int:
+    """Forget history older than `before`: transitions, and their deliveries once sent or given up
+    (a delivery still pending keeps its transition). Returns how many transitions went."""
+    t, o = alert_transitions.c, alert_outbox.c
+    old = sa.select(t.id).where(t.at < before)
+    with write(store) as conn:
+        conn.execute(alert_outbox.delete().where(o.transition_id.in_(old), o.status != "pending"))
+        waiting = sa.select(o.transition_id).where(o.status == "pending")
+        result = conn.execute(alert_transitions.delete().where(t.at < before, t.id.not_in(waiting)))
+        return int(result.rowcount)
