@@ -93,6 +93,7 @@ def test_a_per_name_override_changes_what_fires(store: Store, feed: Feed) -> Non
         ("rules:\n  a: 1\n  a: 2\n", 3, "duplicate key 'a'"),
         ("rules:\n  failure_rate_warning:\n    threshold: [0.1\n", 4, "invalid YAML"),
         ("colour: blue\n", 1, "unknown key 'colour'"),
+        ("rules:\n  " + "r" * 101 + ": {kind: stalled_jobs}\n", 2, "must be 1 to 100 characters"),
         ("- just\n- a list\n", 1, "must be a mapping"),
     ],
 )

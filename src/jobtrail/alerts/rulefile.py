@@ -122,6 +122,8 @@ def _document(doc: Any) -> tuple[Rule, ...]:
         raise _Error(doc.lines.get("rules", doc.line), "rules: must be a mapping of rule id → settings")
     for rule_id, spec in entries.items():
         line = entries.lines[rule_id]
+        if not rule_id.strip() or len(rule_id) > 100:
+            raise _Error(line, f"rule id {rule_id[:40]!r}: must be 1 to 100 characters")
         if spec is None:
             spec = _Map()
             spec.line, spec.lines = line, {}
