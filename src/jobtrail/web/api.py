@@ -4,16 +4,18 @@ in its threadpool and the event loop never blocks on the database."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from jobtrail.errors import InvalidInput, NotFound
 from jobtrail.health import HealthSettings, check
 from jobtrail.ingest import ingest
+from jobtrail.metrics import CONTENT_TYPE, JobCollector, render
 from jobtrail.model import Job, JobFilter
 from jobtrail.query import JobQuery, batch_summary, build_filter
 from jobtrail.query import kill_job as query_kill_job
@@ -231,9 +233,22 @@ def _may_read(request: Request) -> bool:
 
 
 metrics_router = APIRouter()
+_collector_lock = threading.Lock()
+
+
+def _collector(request: Request) -> JobCollector:
+    """The app's collector, made on first use with the app's settings."""
+    with _collector_lock:
+        collector: JobCollector | None = getattr(request.app.state, "metrics_collector", None)
+        if collector is None:
+            settings = request.app.state.settings
+            collector = JobCollector(store_of(request), max_names=settings.metrics_max_names,
+                                     worker_stale=4 * settings.heartbeat_interval)
+            request.app.state.metrics_collector = collector
+        return collector
 
 
 @metrics_router.get("/metrics", response_class=PlainTextResponse, dependencies=[Depends(need("read"))])
-def metrics() -> str:
-    """Prometheus text format. The metrics themselves come with the monitoring work."""
-    return "# jobtrail: metrics are not exported yet\n"
+def metrics(request: Request) -> Response:
+    """Prometheus text format (SPEC §7), computed from the store at every scrape."""
+    return Response(render(_collector(request)), media_type=CONTENT_TYPE)
