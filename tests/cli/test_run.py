@@ -110,7 +110,7 @@ def test_bad_options_are_refused_before_anything_runs(sqlite_url: str, tmp_path:
     marker = tmp_path / "ran"
     for args in (["--every", "1h", "--cron", "0 3 * * *"], ["--grace", "10m"],
                  ["--every", "often"], ["--label", "novalue"], ["--label", "bad key=1"],
-                 ["--name", "n" * 300]):
+                 ["--name", "n" * 300], ["--cron", "every tuesday"]):
         result = run_here(sqlite_url, "--name", "x", *args, "--", "touch", str(marker))
         assert result.exit_code == 2, (args, result.output)
         assert result.stderr.startswith("error: ")
