@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import jobtrail
-from jobtrail.alerts.scheduler import alerts_running
+from jobtrail.alerts.scheduler import start_alerts
 from jobtrail.config import Settings
 from jobtrail.health import HealthSettings
 from jobtrail.health.sweeper import stall_sweeper
@@ -31,8 +31,12 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with stall_sweeper(store, app.state.health), alerts_running(store):
-            yield
+        alert_scheduler = start_alerts(store)  # evaluates alert rules in the background
+        try:
+            async with stall_sweeper(store, app.state.health):
+                yield
+        finally:
+            await alert_scheduler.stop()
         if owned:
             store.close()
 
