@@ -1,4 +1,4 @@
-"""The store conformance suite: all-time roll-up totals per series (`rollup_totals`), which the
+"""The store conformance suite: all-time roll-up totals per series (`series_totals`), which the
 Prometheus metrics read at every scrape."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def hourly_counts(store: Any, since: float | None = None, until: float | None = 
 
 @pytest.mark.usefixtures("history")
 def test_totals_are_the_hourly_rollups_summed_per_series(store: Any) -> None:
-    totals = store.rollup_totals()
+    totals = store.series_totals()
     assert {k: v for k, v in totals.counts.items() if v} == dict(hourly_counts(store))
     assert totals.counts[("a.second", "q1", "entered:failed")] == 1
     assert totals.counts[("a.second", "q2", "retry")] == 1
@@ -71,15 +71,15 @@ def test_totals_are_the_hourly_rollups_summed_per_series(store: Any) -> None:
 
 @pytest.mark.usefixtures("history")
 def test_totals_of_adjacent_spans_add_up_to_the_whole(store: Any) -> None:
-    whole = store.rollup_totals()
+    whole = store.series_totals()
     for split in (T0 + 2 * HOUR, T0 + 2 * HOUR + 1234.5):  # bounds round down to the hour
-        past, recent = store.rollup_totals(None, split), store.rollup_totals(split, None)
+        past, recent = store.series_totals(None, split), store.series_totals(split, None)
         assert +(Counter(past.counts) + Counter(recent.counts)) == +Counter(whole.counts)
         assert flat(past.buckets) + flat(recent.buckets) == flat(whole.buckets)
         assert past.counts.get(("c.third", "q1", "entered:killed"), 0) == 0
         assert recent.counts[("c.third", "q1", "entered:killed")] == 1
         assert past.summaries[("b.first", "q1", "run")][0] == 1
-    bounded = store.rollup_totals(T0 + HOUR, T0 + 2 * HOUR)
+    bounded = store.series_totals(T0 + HOUR, T0 + 2 * HOUR)
     assert {k for k, v in bounded.counts.items() if v} == {
         k for k in hourly_counts(store, T0 + HOUR, T0 + 2 * HOUR)}
 
@@ -87,28 +87,28 @@ def test_totals_of_adjacent_spans_add_up_to_the_whole(store: Any) -> None:
 @pytest.mark.usefixtures("history")
 def test_totals_list_series_in_the_order_they_were_first_seen(store: Any) -> None:
     first_seen = [("b.first", "q1"), ("a.second", "q1"), ("a.second", "q2"), ("c.third", "q1")]
-    assert store.rollup_totals().series == first_seen
+    assert store.series_totals().series == first_seen
     # whatever the span: the series of a span without rows are listed too
-    assert store.rollup_totals(T0 + 4 * HOUR, None).series == first_seen
-    assert store.rollup_totals(T0 + 9 * HOUR, None).counts == {}
+    assert store.series_totals(T0 + 4 * HOUR, None).series == first_seen
+    assert store.series_totals(T0 + 9 * HOUR, None).counts == {}
 
 
 @pytest.mark.usefixtures("history")
 def test_totals_outlive_deleted_rows(store: Any) -> None:
-    before = store.rollup_totals()
+    before = store.series_totals()
     assert store.delete(["1", "2", "3", "4", "5", "6"]) == 6
-    assert store.rollup_totals() == before
+    assert store.series_totals() == before
 
 
 def test_totals_of_an_empty_store_are_empty(store: Any) -> None:
-    assert store.rollup_totals() == ([], {}, {}, {})
+    assert store.series_totals() == ([], {}, {}, {})
 
 
 @pytest.mark.usefixtures("history")
 def test_edges_sum_histogram_buckets_up_to_each_edge(store: Any) -> None:
-    fine = store.rollup_totals()
+    fine = store.series_totals()
     edges = [bucket_of(1.0), bucket_of(30.0), bucket_of(100.0)]
-    coarse = store.rollup_totals(edges=edges)
+    coarse = store.series_totals(edges=edges)
     assert coarse.counts == fine.counts and coarse.summaries == fine.summaries
     for key, hist in fine.buckets.items():
         expected: Counter[int] = Counter()

@@ -26,7 +26,7 @@ EDGES: tuple[int, ...] = tuple(
     b if value_of(b := bucket_of(bound)) <= bound else b - 1 for bound in BUCKETS
 )
 """The last log bucket counted under each bound: the store can sum log buckets up to these edges
-(`Store.rollup_totals(edges=...)`) and give the same counts in a few rows per series."""
+(`Store.series_totals(edges=...)`) and give the same counts in a few rows per series."""
 
 _LABELS = [repr(float(b)) for b in BUCKETS]
 """`le` as Prometheus' own clients print it: 0.01, 1.0, 86400.0."""

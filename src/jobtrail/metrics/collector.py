@@ -1,6 +1,6 @@
 """The collector behind `GET /metrics` (SPEC §7): every value is read from the store at scrape time.
 
-Counters and histograms come from the maintained all-time roll-ups (`Store.rollup_totals`, a few
+Counters and histograms come from the maintained all-time roll-ups (`Store.series_totals`, a few
 rows per series), never from counters in this process, so they are monotonic across restarts and
 identical whichever server process is scraped.
 Gauges come from the store's current view (queue levels, workers, last successes). Each family
@@ -76,7 +76,7 @@ class JobCollector:
 
     def collect(self) -> Iterator[Metric]:
         now = self.clock()
-        totals = self.store.rollup_totals(edges=EDGES)
+        totals = self.store.series_totals(edges=EDGES)
         fold = Fold(totals.series, self.max_names)
         folded = {(n, q): (fold.name(n), fold.queue(q)) for n, q in totals.series}
         pairs = list(dict.fromkeys(folded.values()))

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from jobtrail.rollup import KIND_CODES, KINDS, METRIC_CODES, METRICS, Delta
-from jobtrail.sketch import clamp_extremes
+from jobtrail.sketch import ZERO_BUCKET, clamp_extremes
 from jobtrail.store.base import RollupTotals
 from jobtrail.store.sql.schema import meta, rollup_counts, rollup_hist, rollup_summary, series
 
@@ -26,6 +26,8 @@ __all__ = [
     "minute_horizon",
     "read_counts",
     "read_histogram",
+    "read_histograms",
+    "read_series_totals",
     "read_totals",
     "series_ids",
     "spans",
@@ -294,6 +296,89 @@ def read_counts(
 
 
 def read_totals(
+    conn: sa.Connection,
+    since: float | None,
+    until: float | None,
+    names: Sequence[str],
+    queues: Sequence[str],
+    metrics: Sequence[str],
+) -> list[tuple[str, str, str, int]]:
+    sids = series_ids(conn, names, queues)
+    if not sids:
+        return []
+    c = rollup_counts
+    out: dict[tuple[str, str, str], int] = defaultdict(int)
+    for res, a, b in spans(since, until, minute_horizon(conn)):
+        cond = _span(c, res, a, b, sids)
+        if metrics:
+            cond.append(c.c.metric.in_([METRIC_CODES[m] for m in metrics]))
+        rows = conn.execute(
+            sa.select(c.c.sid, c.c.metric, sa.func.sum(c.c.n))
+            .where(*cond)
+            .group_by(c.c.sid, c.c.metric)
+        )
+        for sid, metric, n in rows:
+            out[(*sids[sid], METRICS[metric - 1])] += int(n)
+    return [(*key, n) for key, n in sorted(out.items()) if n]
+
+
+_SHIFT = 1000
+"""Added to duration buckets before merging them, so every real one is positive (buckets start
+near -460, at 0.1 ms) and integer division floors the same way on every backend."""
+
+
+def _merged_bucket(column: Any, merge: int) -> Any:
+    if merge == 1:
+        return column
+    middle = (column + _SHIFT) // merge * merge - _SHIFT + merge // 2
+    return sa.case((column == ZERO_BUCKET, ZERO_BUCKET), else_=middle)
+
+
+def read_histograms(
+    conn: sa.Connection,
+    kind: str,
+    since: float | None,
+    until: float | None,
+    names: Sequence[str],
+    queues: Sequence[str],
+    step: int | None,
+    merge: int = 1,
+) -> list[tuple[int, str, str, int, int]]:
+    if merge < 1:
+        raise ValueError("merge must be at least 1")
+    sids = series_ids(conn, names, queues)
+    if not sids:
+        return []
+    h = rollup_hist
+    code = KIND_CODES[kind]
+    bucket = _merged_bucket(h.c.bucket, merge).label("db")
+    if step is None:
+        start = 0 if since is None else math.floor(since)
+        whole: dict[tuple[int, int], int] = defaultdict(int)
+        for res, a, b in spans(since, until, minute_horizon(conn)):
+            rows = conn.execute(
+                sa.select(h.c.sid, bucket, sa.func.sum(h.c.n))
+                .where(h.c.kind == code, *_span(h, res, a, b, sids))
+                .group_by(h.c.sid, "db")
+            )
+            for sid, db, n in rows:
+                whole[(sid, int(db))] += int(n)
+        return [
+            (start, *sids[sid], db, n) for (sid, db), n in sorted(whole.items()) if n > 0
+        ]
+    res = MINUTE if step < HOUR else HOUR
+    cond = _span(h, res, None if since is None else since // res * res, until, sids)
+    t = h.c.t if step == res else (h.c.t // step) * step
+    per_step = conn.execute(
+        sa.select(t.label("b"), h.c.sid, bucket, sa.func.sum(h.c.n))
+        .where(h.c.kind == code, *cond)
+        .group_by("b", h.c.sid, "db")
+        .order_by("b", h.c.sid, "db")
+    )
+    return [(int(b), *sids[sid], int(db), int(n)) for b, sid, db, n in per_step if n > 0]
+
+
+def read_series_totals(
     conn: sa.Connection, since: float | None, until: float | None, edges: Sequence[int] = ()
 ) -> RollupTotals:
     """Per-series sums: the all-time rows when unbounded (one per series and counter or bucket),
