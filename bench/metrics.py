@@ -157,8 +157,8 @@ def _serve(url: str, port: int) -> subprocess.Popen[str]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code == 200:
-                return proc
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code in (200, 503):
+                return proc  # it answers; 503 only means a health check found something
         except httpx.TransportError:
             time.sleep(0.1)
     proc.terminate()
