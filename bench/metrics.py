@@ -52,7 +52,7 @@ DAYS = 30
 SEED = 11
 GOAL_MS = 50.0
 NAMES_50 = NAMES + tuple(
-    replace(p, name=f"{p.name}.v{2 + i // len(NAMES)}", weight=p.weight / 3)
+    replace(p, name=f"{p.name}.v{2 + i // 10}", weight=p.weight / 3)
     for i, p in enumerate(NAMES[:10] * 3)
 )
 
@@ -173,6 +173,7 @@ def main() -> None:
     url, _ = dataset(args.backend, args.jobs)
     if args.backend == "postgres":
         url = pg_url(f"jobtrail_bench_metrics_{args.jobs}")
+    assert len({p.name for p in NAMES_50}) == 50
     context(jobs=args.jobs, backend=args.backend, names=len(NAMES_50), repeat=args.repeat)
     trail = Trail(url, settings=Settings())
     store = trail.store
