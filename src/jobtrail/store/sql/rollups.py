@@ -408,12 +408,13 @@ def read_series_totals(
         bucket = sa.case(*((h.c.bucket <= sa.literal_column(str(int(e))),
                             sa.literal_column(str(int(e)))) for e in sorted(edges)),
                          else_=h.c.bucket)
-    for sid, kind, b, n in conn.execute(
+    # Sorted here, not in SQL: ordering by the CASE makes PostgreSQL sort every row before
+    # grouping, where hashing them and sorting the few groups is about twice as fast.
+    for sid, kind, b, n in sorted(conn.execute(
         sa.select(h.c.sid, h.c.kind, bucket, sa.func.sum(h.c.n))
         .where(h.c.kind.in_(durations), *_span(h, res, lo, hi, sids))
         .group_by(h.c.sid, h.c.kind, bucket)
-        .order_by(h.c.sid, h.c.kind, bucket)
-    ).all():
+    ).all()):
         if sid in sids:
             key = (*sids[sid], KINDS[kind - 1])
             hist = out.buckets.get(key)
