@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from jobtrail.insights import kept
 from jobtrail.sketch import quantiles
 from jobtrail.store.base import Store
 
@@ -214,7 +215,9 @@ _BASES_LOCK = threading.Lock()
 
 
 def forget_levels() -> None:
-    """Drop the kept all-history load sums (benchmarks time a first page load with it)."""
+    """Drop the kept all-history load sums and whole hours (benchmarks time a first page load
+    with it)."""
+    kept.forget()
     with _BASES_LOCK:
         _BASES.clear()
 
