@@ -36,3 +36,12 @@ def test_edges_stay_live_and_kept_hours_refresh_after_the_ttl(trail: Any) -> Non
     assert before.get(("zz", "default", "entered:started")) is None
     fresh = dict(((n, q, m), c) for n, q, m, c in kept.totals(store, since, until, ttl=0))
     assert fresh[("zz", "default", "entered:started")] == 2
+
+
+@pytest.mark.parametrize("step", [60, 300, 3600, 7200])
+def test_kept_step_histograms_answer_like_a_direct_read(trail: Any, step: int) -> None:
+    ingest(trail, history(43))
+    store, since, until = trail.store, T0 // step * step, T0 + 3 * H - 500
+    for _ in range(2):
+        assert kept.histograms_per_step(store, "wait", since, until, step, merge=3) == (
+            store.rollup_histograms("wait", since, until, step=step, merge=3))

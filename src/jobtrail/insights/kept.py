@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from jobtrail.store.base import Store
 
-__all__ = ["KEEP_TTL", "forget", "histograms", "totals"]
+__all__ = ["KEEP_TTL", "forget", "histograms", "histograms_per_step", "totals"]
 
 KEEP_TTL = 300.0
 """Seconds a process keeps what it read of whole past hours."""
@@ -96,3 +96,19 @@ def histograms(store: Store, kind: str, since: float, until: float, names: Seque
             out[(name, queue, bucket)] += n
     start = math.floor(since)
     return [(start, *k, n) for k, n in sorted(out.items()) if n > 0]
+
+
+def histograms_per_step(store: Store, kind: str, since: int, until: float, step: int,
+                        names: Sequence[str] = (), queues: Sequence[str] = (), merge: int = 1,
+                        ttl: float = KEEP_TTL) -> list[tuple[int, str, str, int, int]]:
+    """`store.rollup_histograms(kind, since, until, …, step, merge)` from a step-aligned `since`,
+    the buckets that ended before the current one kept."""
+    full = math.floor(until / step) * step
+    if full <= since or ttl <= 0:
+        return store.rollup_histograms(kind, since, until, names, queues, step, merge)
+    key = ("steps", store.url, kind, since, full, tuple(names), tuple(queues), step, merge)
+    past = _keep(key, lambda: store.rollup_histograms(kind, since, full, names, queues, step,
+                                                      merge), ttl)
+    live = store.rollup_histograms(kind, full, until, names, queues, step, merge) if (
+        full < until) else []
+    return [*past, *live]

@@ -168,12 +168,13 @@ def step_histograms(store: Store, kind: str, since: float, until: float, step: i
                     names: Sequence[str] = (), queues: Sequence[str] = (),
                     merge: int = 1) -> Histograms:
     """The roll-up histograms of `kind` per bucket, merged over the matching series: one read
-    that percentile charts and heatmaps can share (`merge` as in `Store.rollup_histograms`)."""
+    that percentile charts and heatmaps can share (`merge` as in `Store.rollup_histograms`);
+    buckets that ended before the current one are kept a few minutes (`insights.kept`)."""
     starts = grid(since, until, step)
     hist: Histograms = defaultdict(lambda: defaultdict(int))
     if starts:
-        for t, _, _, bucket, n in store.rollup_histograms(kind, starts[0], until, names, queues,
-                                                          step, merge):
+        for t, _, _, bucket, n in kept.histograms_per_step(store, kind, starts[0], until, step,
+                                                           names, queues, merge):
             hist[t][bucket] += n
     return hist
 
