@@ -22,7 +22,8 @@ __all__ = ["KEEP_TTL", "forget", "histograms", "histograms_per_step", "totals"]
 KEEP_TTL = 300.0
 """Seconds a process keeps what it read of whole past hours."""
 HOUR = 3600
-_MAX = 256
+_MAX = 32
+"""Entries kept at most: a busy name's 14-day histograms per step are ~20,000 small rows."""
 _kept: dict[tuple[Any, ...], tuple[float, Any]] = {}
 _lock = threading.Lock()
 T = TypeVar("T")
@@ -43,10 +44,11 @@ def _keep(key: tuple[Any, ...], read: Callable[[], T], ttl: float) -> T:
         return value
     value = read()
     with _lock:
+        for old in [k for k, (made, _) in _kept.items() if clock - made > ttl]:
+            del _kept[old]
         _kept[key] = (clock, value)
-        if len(_kept) > _MAX:
-            for old in sorted(_kept, key=lambda k: _kept[k][0])[: len(_kept) - _MAX]:
-                del _kept[old]
+        for old in sorted(_kept, key=lambda k: _kept[k][0])[: max(0, len(_kept) - _MAX)]:
+            del _kept[old]
     return value
 
 
