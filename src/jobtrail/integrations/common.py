@@ -194,16 +194,29 @@ def _clean_resources(items: Iterable[Any]) -> list[str]:
     return out
 
 
+def _call_declared(declared: Callable[..., Iterable[str]], fn: Callable[..., Any] | None,
+                   args: Sequence[Any], kwargs: Mapping[str, Any]) -> Iterable[str]:
+    """`declared(*args, **kwargs)`, or with every argument by name when that is what it accepts
+    (`lambda book_id, **_: ...` for a call made as `task.delay(42, ...)`)."""
+    sig = _signature(declared)
+    if sig is not None and args:
+        try:
+            sig.bind(*args, **kwargs)
+        except TypeError:
+            return declared(**_named(fn, args, kwargs))
+    return declared(*args, **kwargs)
+
+
 def resources_for(declared: Resources, fn: Callable[..., Any] | None, args: Sequence[Any],
                   kwargs: Mapping[str, Any]) -> list[str]:
-    """The resources of one call: `declared(*args, **kwargs)` when it is a function, the list when
-    it is one, else `default_resources`. Invalid entries (not `Type:id`) are dropped; a declaration
-    that raises is logged once and gives none."""
+    """The resources of one call: from `declared` when it is a function (called with the call's
+    arguments, by name if need be) or a list, else `default_resources`. Invalid entries (not
+    `Type:id`) are dropped; a declaration that raises is logged once and gives none."""
     try:
         if declared is None:
             items: Iterable[Any] = default_resources(fn, args, kwargs)
         elif callable(declared):
-            items = declared(*args, **kwargs) or ()
+            items = _call_declared(declared, fn, args, kwargs) or ()
         else:
             items = declared
         if isinstance(items, str):
