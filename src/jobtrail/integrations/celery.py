@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import inspect
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from jobtrail.errors import Killed
-from jobtrail.events import MAX_RESULT_BYTES, cap_args, redact
+from jobtrail.events import MAX_FUTURE_SECONDS, MAX_RESULT_BYTES, cap_args, redact
 from jobtrail.integrations.common import (
     DEFAULT_KILL_POLL_SECONDS,
     KillPoller,
@@ -45,6 +47,10 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_WORKER_HEARTBEAT_SECONDS", "CeleryIntegration", "kill_requested", "setup"]
 
+ETA_SLACK_SECONDS = 1.0
+"""An eta less than this far ahead counts as now (a retry with countdown=0 carries one)."""
+QUEUED_AHEAD_MAX_SECONDS = MAX_FUTURE_SECONDS - 60.0
+"""How far ahead a `queued` event may be dated (the store rejects more than its skew limit)."""
 DEFAULT_WORKER_HEARTBEAT_SECONDS = 10.0
 """How often a worker reports itself alive to jobtrail, in seconds."""
 
@@ -113,6 +119,17 @@ def _batch(task_id: str | None, group: str | None, root_id: str | None) -> str |
     if root_id and root_id != task_id:
         return str(root_id)
     return None
+
+
+def _timestamp(value: Any) -> float | None:
+    """Unix seconds from Celery's ISO 8601 `eta`/`expires` header (None when absent or unreadable)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def _attempt(retries: Any) -> int:
@@ -190,14 +207,25 @@ class CeleryIntegration:
         queue = getattr(declare[0], "name", None) if declare else None
         queue = queue or (routing_key if isinstance(routing_key, str) and routing_key else None)
         task = self.app.tasks.get(name)
-        self.trail.enqueued(
-            str(name), str(task_id), queue=queue, batch=_batch(task_id, group, root_id),
-            resources=resources_for(_option(task, "resources"), getattr(task, "run", None),
-                                    args, kwargs) or None,
-            labels=clean_labels(_option(task, "labels")) or None,
-            args=args_snapshot(args, kwargs) if self.track_args else None,
-            attempt=_attempt(retries),
-        )
+        fields: dict[str, Any] = {
+            "queue": queue, "batch": _batch(task_id, group, root_id),
+            "resources": resources_for(_option(task, "resources"), getattr(task, "run", None),
+                                       args, kwargs) or None,
+            "labels": clean_labels(_option(task, "labels")) or None,
+            "args": args_snapshot(args, kwargs) if self.track_args else None,
+        }
+        attempt, now = _attempt(retries), time.time()
+        eta = _timestamp(headers.get("eta"))
+        if eta is not None and eta > now + ETA_SLACK_SECONDS:
+            # Not runnable before its eta/countdown: scheduled now, queued when it becomes due,
+            # so the wait counts from then (an eta beyond the store's clock-skew limit stays
+            # scheduled until it starts).
+            emit(self.trail, "scheduled", str(task_id), attempt=attempt, at=now, name=str(name),
+                 **{k: (list(v) if k == "resources" and v else v) for k, v in fields.items()})
+            if eta > now + QUEUED_AHEAD_MAX_SECONDS:
+                return
+            now = eta
+        self.trail.enqueued(str(name), str(task_id), attempt=attempt, at=now, **fields)
 
     # ---- running (in the pool process) --------------------------------------------------------
 
