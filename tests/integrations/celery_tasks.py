@@ -41,17 +41,18 @@ def flaky(self: Any, chapter_id: int) -> dict[str, Any]:
     return {"started": started, "ended": time.time(), "retries": self.request.retries}
 
 
-def long(seconds: float = LONG_TASK_SECONDS) -> dict[str, Any]:
+def long(seconds: float = LONG_TASK_SECONDS, cooperative: bool = True) -> dict[str, Any]:
     started = time.time()
     while time.time() - started < seconds:
-        if jt_celery.kill_requested():
+        if cooperative and jt_celery.kill_requested():
             raise Killed("stopped on request")
         time.sleep(0.05)
     return {"started": started, "ended": time.time()}
 
 
-def create(broker: str, backend: str, queue: str, trail: Trail, *,
-           kill_poll_interval: float = 0.3) -> tuple[Celery, jt_celery.CeleryIntegration]:
+def create(broker: str, backend: str, queue: str, trail: Trail | None, *,
+           kill_poll_interval: float = 0.3) -> tuple[Celery, jt_celery.CeleryIntegration | None]:
+    """The app with its tasks; tracked in `trail` (None: an app without jobtrail)."""
     app = Celery("celery_tasks", broker=broker, backend=backend)
     app.conf.update(
         task_default_queue=queue,
@@ -68,6 +69,8 @@ def create(broker: str, backend: str, queue: str, trail: Trail, *,
     app.task(name="jt.boom")(boom)
     app.task(name="jt.flaky", bind=True, max_retries=3)(flaky)
     app.task(name="jt.long")(long)
+    if trail is None:
+        return app, None
     integration = jt_celery.setup(app, trail, kill_poll_interval=kill_poll_interval,
                                   worker_heartbeat_interval=0.5)
     return app, integration

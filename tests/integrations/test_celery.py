@@ -38,6 +38,7 @@ class Rig:
     server: JobtrailServer
     worker: Proc
     queue: str
+    integration: Any
 
     def job(self, task_id: str) -> Job:
         return self.trail.get(task_id)
@@ -82,11 +83,12 @@ def rig(jobtrail_server: JobtrailServer, redis_url: str, spawn: Spawn,
                                       extra={"spill_dir": str(tmp_path / "publisher-spill")})
         app, integration = celery_tasks.create(broker, redis_url, queue, trail)
         made.append((app, integration))
-        return Rig(app, trail, jobtrail_server, worker, queue)
+        return Rig(app, trail, jobtrail_server, worker, queue, integration)
 
     yield make
     for app, integration in made:
-        integration.disconnect()
+        if integration is not None:
+            integration.disconnect()
         app.close()
 
 
@@ -178,7 +180,7 @@ def test_a_kill_in_jobtrail_terminates_a_running_task_and_cancels_a_queued_one(
         rig: Callable[..., Rig]) -> None:
     # Given a one-process prefork worker busy with a long task, and another long task queued
     r = rig("prefork", concurrency=1)
-    running = r.app.tasks["jt.long"].delay()
+    running = r.app.tasks["jt.long"].delay(cooperative=False)  # only a terminate stops it
     wait_for(lambda: r.trail.flush(5) and r.job(running.id).state == "started", timeout=20,
              what="the long task to start")
     queued = r.app.tasks["jt.long"].delay()
@@ -237,6 +239,28 @@ def test_no_task_fails_and_no_event_is_lost_while_the_jobtrail_server_is_down(
         assert job.started_at is not None and job.started_at <= own["started"]
     # (the publisher really was cut off: its queued events went through the spill file)
     assert r.trail.stats.spilled > 0 and r.trail.stats.dropped == 0
+
+
+def test_a_task_sent_by_an_app_without_jobtrail_is_recorded_by_the_worker(
+        rig: Callable[..., Rig], redis_url: str) -> None:
+    # Given a tracked worker, and a publisher whose app has no jobtrail integration
+    r = rig("prefork")
+    r.integration.disconnect()  # (publish hooks are per process: the test's own must go)
+    plain, none = celery_tasks.create(redis_url, redis_url, r.queue, None)
+    assert none is None
+    try:
+        # When it sends a task
+        sent = plain.tasks["jt.ok"].delay(book_id=5)
+        own = _result(plain, sent.id)
+    finally:
+        plain.close()
+    # Expect the worker's record alone: no queued time, but args, resources and labels
+    job = r.settled([sent.id])[sent.id]
+    assert (job.state, job.name, job.queue) == ("succeeded", "jt.ok", r.queue)
+    assert job.queued_at is None and job.started_at is not None
+    assert job.started_at <= own["started"]
+    assert job.args == {"args": [], "kwargs": {"book_id": 5}}
+    assert job.resources == ("Book:5",) and job.labels == {"team": "books"}
 
 
 def test_celery_on_rabbitmq_records_the_mix(rig: Callable[..., Rig], rabbitmq_url: str) -> None:

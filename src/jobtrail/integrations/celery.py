@@ -21,7 +21,8 @@ from __future__ import annotations
 import inspect
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_WORKER_HEARTBEAT_SECONDS", "CeleryIntegration", "kill_requested", "setup"]
 
+PUBLISHED_HEADER = "jobtrail"
+"""Message header the publishing side sets once it recorded the task's args and resources."""
 ETA_SLACK_SECONDS = 1.0
 """An eta less than this far ahead counts as now (a retry with countdown=0 carries one)."""
 QUEUED_AHEAD_MAX_SECONDS = MAX_FUTURE_SECONDS - 60.0
@@ -112,6 +115,16 @@ def _option(task: Any, name: str) -> Any:
     return value.__func__ if isinstance(value, staticmethod | classmethod) else value
 
 
+@dataclass(frozen=True, slots=True)
+class _TaskOptions:
+    """What a task declares, read once per task name (reading it per call costs more than the
+    rest of a hook)."""
+
+    resources: Any
+    labels: dict[str, str] | None
+    run: Any
+
+
 def _batch(task_id: str | None, group: str | None, root_id: str | None) -> str | None:
     """The group (or chord header) id; else the root of a chain or of a task sent from a task."""
     if group:
@@ -148,6 +161,7 @@ class CeleryIntegration:
         self.kill_poll_interval = kill_poll_interval
         self.worker_heartbeat_interval = worker_heartbeat_interval
         self._running: dict[str, JobHandle] = {}
+        self._options: dict[str, _TaskOptions] = {}
         self._flagged: set[str] = set()
         self._queues: list[str] = []
         self._solo = False
@@ -178,6 +192,14 @@ class CeleryIntegration:
     def _ours(self, task: Any) -> bool:
         return getattr(task, "app", self.app) is self.app
 
+    def _options_of(self, name: str, task: Any) -> _TaskOptions:
+        options = self._options.get(name)
+        if options is None:
+            options = self._options[name] = _TaskOptions(
+                _option(task, "resources"), clean_labels(_option(task, "labels")) or None,
+                getattr(task, "run", None))
+        return options
+
     def kill_flagged(self, task_id: str) -> bool:
         if task_id in self._flagged:
             return True
@@ -206,12 +228,11 @@ class CeleryIntegration:
             return
         queue = getattr(declare[0], "name", None) if declare else None
         queue = queue or (routing_key if isinstance(routing_key, str) and routing_key else None)
-        task = self.app.tasks.get(name)
+        options = self._options_of(name, self.app.tasks.get(name))
         fields: dict[str, Any] = {
             "queue": queue, "batch": _batch(task_id, group, root_id),
-            "resources": resources_for(_option(task, "resources"), getattr(task, "run", None),
-                                       args, kwargs) or None,
-            "labels": clean_labels(_option(task, "labels")) or None,
+            "resources": resources_for(options.resources, options.run, args, kwargs) or None,
+            "labels": options.labels,
             "args": args_snapshot(args, kwargs) if self.track_args else None,
         }
         attempt, now = _attempt(retries), time.time()
@@ -226,6 +247,8 @@ class CeleryIntegration:
                 return
             now = eta
         self.trail.enqueued(str(name), str(task_id), attempt=attempt, at=now, **fields)
+        if isinstance(headers, MutableMapping):
+            headers[PUBLISHED_HEADER] = 1  # the worker need not record args and resources again
 
     # ---- running (in the pool process) --------------------------------------------------------
 
@@ -238,12 +261,18 @@ class CeleryIntegration:
         request = task.request
         args, kwargs = tuple(args or ()), dict(kwargs or {})
         delivery = getattr(request, "delivery_info", None) or {}
+        described: dict[str, Any] = {}
+        if getattr(request, PUBLISHED_HEADER, None) != 1:  # sent by an app without jobtrail
+            options = self._options_of(task.name, task)
+            described = {
+                "resources": resources_for(options.resources, options.run, args, kwargs) or None,
+                "labels": options.labels,
+                "args": args_snapshot(args, kwargs) if self.track_args else None,
+            }
         handle = self.trail.track(
             task.name, task_id, queue=delivery.get("routing_key") or None,
             batch=_batch(task_id, getattr(request, "group", None), getattr(request, "root_id", None)),
-            resources=resources_for(_option(task, "resources"), task.run, args, kwargs) or None,
-            labels=clean_labels(_option(task, "labels")) or None,
-            args=args_snapshot(args, kwargs) if self.track_args else None,
+            **described,
             worker=worker_identity().name,
             attempt=_attempt(getattr(request, "retries", 0)),
         )
