@@ -171,3 +171,18 @@ def test_the_shared_helpers_import_no_framework() -> None:
             "print(sorted({'celery', 'rq', 'dramatiq', 'kombu'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_worker_identity_in_a_forked_child_names_the_child() -> None:
+    parent = worker_identity()  # cached in the parent before the fork
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it sees, leave without running pytest's teardown
+        os.write(write, worker_identity().name.encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    seen = os.read(read, 1000).decode()
+    os.close(read)
+    assert seen == f"{parent.host}:{pid}" and parent.pid == os.getpid()

@@ -302,14 +302,15 @@ class WorkerIdentity:
         return f"{self.host}:{self.pid}"
 
 
-@functools.cache
-def _hostname() -> str:
-    return socket.gethostname()
+_identity: list[WorkerIdentity] = []  # this process's, once asked; emptied in a forked child
+os.register_at_fork(after_in_child=_identity.clear)
 
 
 def worker_identity() -> WorkerIdentity:
-    """This process, now: call it where the job runs (a forked pool child has its own pid)."""
-    return WorkerIdentity(_hostname(), os.getpid())
+    """This process: call it where the job runs (a forked pool child has its own pid)."""
+    if not _identity:
+        _identity.append(WorkerIdentity(socket.gethostname(), os.getpid()))
+    return _identity[0]
 
 
 def _text(value: Any) -> str:
