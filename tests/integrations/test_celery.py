@@ -60,11 +60,15 @@ class Rig:
 
 
 @pytest.fixture
-def rig(jobtrail_server: JobtrailServer, redis_url: str, spawn: Spawn,
-        tmp_path: Path) -> Iterator[Callable[..., Rig]]:
+def rig(make_jobtrail_server: Callable[[str], JobtrailServer], sqlite_url: str, redis_url: str,
+        spawn: Spawn, tmp_path: Path) -> Iterator[Callable[..., Rig]]:
+    """`rig(pool, broker=redis, concurrency=2, store_url=SQLite)`: a jobtrail server over the store,
+    a worker subprocess, and the test's own publishing app."""
     made: list[Any] = []
 
-    def make(pool: str = "prefork", broker: str | None = None, concurrency: int = 2) -> Rig:
+    def make(pool: str = "prefork", broker: str | None = None, concurrency: int = 2,
+             store_url: str | None = None) -> Rig:
+        jobtrail_server = make_jobtrail_server(store_url or sqlite_url)
         queue = f"jt-{uuid.uuid4().hex[:10]}"
         broker = broker or redis_url
         env = jobtrail_server.worker_env(
@@ -195,6 +199,9 @@ def test_a_kill_in_jobtrail_terminates_a_running_task_and_cancels_a_queued_one(
     jobs = r.settled([running.id, queued.id])
     assert jobs[running.id].state == "killed", jobs[running.id]
     assert jobs[running.id].error is not None and jobs[running.id].error["type"] == "Terminated"
+    # (it heartbeat while it ran)
+    assert jobs[running.id].heartbeat_at is not None
+    assert jobs[running.id].heartbeat_at > (jobs[running.id].started_at or 0)
     assert jobs[queued.id].state == "cancelled", jobs[queued.id]
     assert jobs[queued.id].started_at is None
     assert r.app.AsyncResult(running.id).state == "REVOKED"
@@ -263,9 +270,11 @@ def test_a_task_sent_by_an_app_without_jobtrail_is_recorded_by_the_worker(
     assert job.resources == ("Book:5",) and job.labels == {"team": "books"}
 
 
-def test_celery_on_rabbitmq_records_the_mix(rig: Callable[..., Rig], rabbitmq_url: str) -> None:
-    # Given a prefork worker whose broker is RabbitMQ
-    r = rig("prefork", broker=rabbitmq_url)
+@pytest.mark.postgres
+def test_celery_on_rabbitmq_into_postgresql_records_the_mix(
+        rig: Callable[..., Rig], rabbitmq_url: str, pg_url: str) -> None:
+    # Given a prefork worker whose broker is RabbitMQ, reporting to a server on PostgreSQL
+    r = rig("prefork", broker=rabbitmq_url, store_url=pg_url)
     # When the same mix runs
     sent = _publish_mix(r.app)
     # Expect the same records
