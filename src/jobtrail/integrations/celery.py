@@ -311,11 +311,9 @@ class CeleryIntegration:
         task_id = getattr(request, "id", None)
         handle = self._take(task_id)
         # `reason` is Celery's Retry; the error worth recording is the one it carries.
-        exc = getattr(reason, "exc", None) or reason
+        exc = getattr(reason, "exc", None) or reason or getattr(einfo, "exception", None)
         if not isinstance(exc, BaseException):
-            exc = getattr(einfo, "exception", None) if exc is None else RuntimeError(str(exc))
-        if not isinstance(exc, BaseException):
-            exc = RuntimeError(str(reason) if reason is not None else "retry")
+            exc = RuntimeError(str(exc) if exc else "retry")
         if handle is not None:
             handle.fail(exc, kind="retrying")
         elif task_id:
