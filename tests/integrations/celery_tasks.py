@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from celery import Celery
+from celery.exceptions import Ignore
 from kombu import Queue
 
 from jobtrail import Killed, Trail
@@ -50,6 +51,14 @@ def long(seconds: float = LONG_TASK_SECONDS, cooperative: bool = True) -> dict[s
     return {"started": started, "ended": time.time()}
 
 
+def replaced(self: Any, book_id: int) -> Any:
+    raise self.replace(self.app.tasks["jt.ok"].s(book_id))
+
+
+def ignored() -> None:
+    raise Ignore()
+
+
 def create(broker: str, backend: str, queue: str, trail: Trail | None, *,
            kill_poll_interval: float = 0.3) -> tuple[Celery, jt_celery.CeleryIntegration | None]:
     """The app with its tasks; tracked in `trail` (None: an app without jobtrail)."""
@@ -69,6 +78,8 @@ def create(broker: str, backend: str, queue: str, trail: Trail | None, *,
     app.task(name="jt.boom")(boom)
     app.task(name="jt.flaky", bind=True, max_retries=3)(flaky)
     app.task(name="jt.long")(long)
+    app.task(name="jt.replaced", bind=True)(replaced)
+    app.task(name="jt.ignored")(ignored)
     if trail is None:
         return app, None
     integration = jt_celery.setup(app, trail, kill_poll_interval=kill_poll_interval,

@@ -3,8 +3,8 @@
 - `jobtrail_server`: the real jobtrail API (`asgi_app`, what `jobtrail serve` runs) under uvicorn on
   a loopback port, over a SQLite file; `.stop()` and `.start()` bring it down and back on the same
   port (tests take it away mid-run). `make_jobtrail_server(store_url)` for another store.
-- `redis_url`: a Redis database number nobody else is using (claimed with a key, so concurrent test
-  runs on one machine do not share one), flushed before and after.
+- `redis_url`: a Redis database number (1-14) nobody else is using (claimed with a key, so
+  concurrent test runs on one machine do not share one), emptied before and flushed after.
 - `rabbitmq_url`: the RabbitMQ broker, after checking it answers.
 - `spawn`: start a worker command as a subprocess, wait until its output shows it is ready, and
   always kill it (its whole process group) at teardown; `.output()` is what it printed.
@@ -175,14 +175,15 @@ _CLAIM_SECONDS = 900  # a crashed run's claim expires after this long
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """A Redis URL on a database number (1-15) claimed for this test alone, empty at start."""
+    """A Redis URL on a database number (1-14) claimed for this test alone, empty at start
+    (0 is left to the examples, 15 to bench/integrations.py)."""
     try:
         import redis
     except ImportError as exc:
         need("Redis", f"the redis package is not installed ({exc})")
     owner = uuid.uuid4().hex
     claimed: Any = None
-    for db in range(1, 16):
+    for db in range(1, 15):
         client = redis.Redis(REDIS_HOST, REDIS_PORT, db=db, socket_connect_timeout=3)
         try:
             if client.set(_CLAIM_KEY, owner, nx=True, ex=_CLAIM_SECONDS):
@@ -193,7 +194,7 @@ def redis_url() -> Iterator[str]:
             need("Redis", str(exc))
         client.close()
     if claimed is None:
-        pytest.fail("every Redis database 1-15 is claimed by another test run")
+        pytest.fail("every Redis database 1-14 is claimed by another test run")
     db, client = claimed
     for key in client.scan_iter(count=1000):
         if key != _CLAIM_KEY.encode():

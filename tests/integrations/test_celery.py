@@ -108,11 +108,14 @@ def _publish_mix(app: Any) -> dict[str, Any]:
         "flaky": tasks["jt.flaky"].delay(chapter_id=3),
         "group": group(tasks["jt.ok"].s(i) for i in (1, 2, 3)).apply_async(),
         "later": tasks["jt.ok"].apply_async((9,), countdown=COUNTDOWN),
+        "replaced": tasks["jt.replaced"].delay(11),
+        "ignored": tasks["jt.ignored"].delay(),
     }
 
 
 def _check_mix(rig: Rig, sent: dict[str, Any], pool: str) -> None:
-    ids = [sent[k].id for k in ("ok", "boom", "flaky", "later")] + [r.id for r in sent["group"].results]
+    ids = [sent[k].id for k in ("ok", "boom", "flaky", "later", "replaced", "ignored")]
+    ids += [r.id for r in sent["group"].results]
     jobs = rig.settled(ids)
 
     ok = jobs[sent["ok"].id]
@@ -150,6 +153,13 @@ def _check_mix(rig: Rig, sent: dict[str, Any], pool: str) -> None:
     summary = rig.trail.batch(batch)
     assert summary.total == 3 and summary.counts.get("succeeded") == 3
     assert ok.batch is None and boom.batch is None
+
+    # A task that replaced itself ends with its replacement; one that raised Ignore just ends
+    replaced = jobs[sent["replaced"].id]
+    own = _result(rig.app, replaced.id)
+    assert replaced.state == "succeeded" and replaced.attempt == 1
+    assert replaced.finished_at is not None and replaced.finished_at >= own["ended"]
+    assert jobs[sent["ignored"].id].state == "succeeded"
 
     # A countdown: scheduled when published, queued when due, so its wait excludes the countdown
     later = jobs[sent["later"].id]

@@ -4,7 +4,8 @@
   (group id, else the workflow's root id for chains and subtasks) and the attempt, so wait is real;
 - `task_prerun` (in the pool process): started, with the worker `host:pid`, attempt `retries + 1`;
   the Trail then heartbeats it while it runs;
-- `task_success`, `task_failure` (with the traceback), `task_retry` (retrying that attempt);
+- `task_postrun` (succeeded), `task_failure` (with the traceback), `task_retry` (retrying that
+  attempt);
 - `task_revoked` (in the worker): killed when a running task was terminated, else cancelled;
 - worker lifecycle (`worker_ready`, a timer, `worker_shutdown`): `trail.worker_heartbeat(...)`.
 
@@ -60,7 +61,6 @@ DEFAULT_WORKER_HEARTBEAT_SECONDS = 10.0
 _RECEIVERS = {  # Celery signal → the CeleryIntegration method that receives it
     "before_task_publish": "on_publish",
     "task_prerun": "on_prerun",
-    "task_success": "on_success",
     "task_failure": "on_failure",
     "task_retry": "on_retry",
     "task_revoked": "on_revoked",
@@ -163,6 +163,7 @@ class CeleryIntegration:
         self._running: dict[str, JobHandle] = {}
         self._options: dict[str, _TaskOptions] = {}
         self._flagged: set[str] = set()
+        self._republished: set[str] = set()
         self._queues: list[str] = []
         self._solo = False
         self._poller: KillPoller | None = None
@@ -226,6 +227,8 @@ class CeleryIntegration:
             return
         if not name or not task_id:
             return
+        if task_id in self._running and retries == getattr(self._running[task_id], "attempt", 0) - 1:
+            self._republished.add(task_id)  # a running task sending itself again: replace()
         queue = getattr(declare[0], "name", None) if declare else None
         queue = queue or (routing_key if isinstance(routing_key, str) and routing_key else None)
         options = self._options_of(name, self.app.tasks.get(name))
@@ -281,13 +284,6 @@ class CeleryIntegration:
     def _take(self, task_id: str | None) -> JobHandle | None:
         return self._running.pop(task_id, None) if task_id else None
 
-    @never_raise("celery task_success")
-    def on_success(self, sender: Any = None, result: Any = None, **_: Any) -> None:
-        task_id = getattr(getattr(sender, "request", None), "id", None)
-        handle = self._take(task_id)
-        if handle is not None:
-            handle.finish(None if result is None else cap_args(redact(result), MAX_RESULT_BYTES // 2))
-
     @never_raise("celery task_failure")
     def on_failure(self, sender: Any = None, task_id: str | None = None,
                    exception: BaseException | None = None, einfo: Any = None, **_: Any) -> None:
@@ -321,14 +317,24 @@ class CeleryIntegration:
                  error=error_info(exc))
 
     @never_raise("celery task_postrun")
-    def on_postrun(self, sender: Any = None, task_id: str | None = None, state: Any = None,
-                   **_: Any) -> None:
-        # Success, failure and retry took their handle; what is left ended otherwise (Ignore,
-        # Reject, a replaced task): it is no longer running here.
+    def on_postrun(self, sender: Any = None, task_id: str | None = None, retval: Any = None,
+                   state: Any = None, **_: Any) -> None:
+        # The end of every run (one signal instead of task_success too: hooks cost throughput).
+        # Failure and retry took their handle already, with the exception and its traceback.
         handle = self._take(task_id)
         self._flagged.discard(task_id or "")
-        if handle is not None and state == "REJECTED":
+        if handle is None:
+            return
+        replaced = task_id in self._republished
+        self._republished.discard(task_id or "")
+        if state == "REJECTED":
             handle.fail(RuntimeError("rejected by the task (celery Reject)"))
+        elif replaced and state != "SUCCESS":
+            # The task replaced itself (`self.replace(...)`): the replacement runs under the same
+            # id and ends the job; this run only stops heartbeating.
+            handle._close()
+        else:  # SUCCESS, or IGNORED by the task (Celery stores no state; the run did end)
+            handle.finish(None if retval is None else cap_args(redact(retval), MAX_RESULT_BYTES // 2))
 
     @never_raise("celery task_revoked")
     def on_revoked(self, sender: Any = None, request: Any = None, terminated: bool = False,
