@@ -59,6 +59,15 @@ def ignored() -> None:
     raise Ignore()
 
 
+def unlucky(book_id: int) -> int:
+    """Its resources declaration raises: tracking must not let that reach the task."""
+    return book_id
+
+
+def _broken_resources(**_: Any) -> list[str]:
+    raise ZeroDivisionError("a bug in the declaration")
+
+
 def create(broker: str, backend: str, queue: str, trail: Trail | None, *,
            kill_poll_interval: float = 0.3) -> tuple[Celery, jt_celery.CeleryIntegration | None]:
     """The app with its tasks; tracked in `trail` (None: an app without jobtrail)."""
@@ -80,6 +89,7 @@ def create(broker: str, backend: str, queue: str, trail: Trail | None, *,
     app.task(name="jt.long")(long)
     app.task(name="jt.replaced", bind=True)(replaced)
     app.task(name="jt.ignored")(ignored)
+    app.task(name="jt.unlucky", resources=_broken_resources)(unlucky)
     if trail is None:
         return app, None
     integration = jt_celery.setup(app, trail, kill_poll_interval=kill_poll_interval,

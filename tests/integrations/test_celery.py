@@ -43,9 +43,9 @@ class Rig:
     def job(self, task_id: str) -> Job:
         return self.trail.get(task_id)
 
-    def settled(self, ids: list[str], states: set[str] | None = None) -> dict[str, Job]:
-        """Wait until every job is recorded in a final state (or one of `states`)."""
-        wanted = states or {"succeeded", "failed", "killed", "cancelled"}
+    def settled(self, ids: list[str]) -> dict[str, Job]:
+        """Wait until every job is recorded in a final state; all of the queue's jobs by id."""
+        wanted = {"succeeded", "failed", "killed", "cancelled"}
 
         def check() -> dict[str, Job] | None:
             self.trail.flush(5)
@@ -110,11 +110,12 @@ def _publish_mix(app: Any) -> dict[str, Any]:
         "later": tasks["jt.ok"].apply_async((9,), countdown=COUNTDOWN),
         "replaced": tasks["jt.replaced"].delay(11),
         "ignored": tasks["jt.ignored"].delay(),
+        "unlucky": tasks["jt.unlucky"].delay(book_id=1),
     }
 
 
-def _check_mix(rig: Rig, sent: dict[str, Any], pool: str) -> None:
-    ids = [sent[k].id for k in ("ok", "boom", "flaky", "later", "replaced", "ignored")]
+def _check_mix(rig: Rig, sent: dict[str, Any]) -> None:
+    ids = [sent[k].id for k in ("ok", "boom", "flaky", "later", "replaced", "ignored", "unlucky")]
     ids += [r.id for r in sent["group"].results]
     jobs = rig.settled(ids)
 
@@ -161,6 +162,11 @@ def _check_mix(rig: Rig, sent: dict[str, Any], pool: str) -> None:
     assert replaced.finished_at is not None and replaced.finished_at >= own["ended"]
     assert jobs[sent["ignored"].id].state == "succeeded"
 
+    # A resources declaration that raises costs the job its resources, never its run
+    unlucky = jobs[sent["unlucky"].id]
+    assert _result(rig.app, unlucky.id) == 1
+    assert (unlucky.state, unlucky.resources) == ("succeeded", ())
+
     # A countdown: scheduled when published, queued when due, so its wait excludes the countdown
     later = jobs[sent["later"].id]
     own = _result(rig.app, later.id)
@@ -179,7 +185,7 @@ def test_every_task_of_a_mix_is_recorded_with_celerys_own_timings(
     # When a success, a failure, a retry-then-success and a group of three run
     sent = _publish_mix(r.app)
     # Expect each one recorded with its state, name, batch, attempts, error and true timings
-    _check_mix(r, sent, pool)
+    _check_mix(r, sent)
     # And the worker reported itself, with its queue, and as stopped once it shut down
     worker = wait_for(lambda: [w for w in r.trail.workers() if r.queue in w["queues"]], timeout=10,
                       what="the worker's heartbeat")[0]
@@ -288,7 +294,7 @@ def test_celery_on_rabbitmq_into_postgresql_records_the_mix(
     # When the same mix runs
     sent = _publish_mix(r.app)
     # Expect the same records
-    _check_mix(r, sent, "prefork")
+    _check_mix(r, sent)
 
 
 def test_the_integration_imports_celery_lazily() -> None:

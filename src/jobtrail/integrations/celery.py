@@ -245,11 +245,13 @@ class CeleryIntegration:
             # so the wait counts from then (an eta beyond the store's clock-skew limit stays
             # scheduled until it starts).
             emit(self.trail, "scheduled", str(task_id), attempt=attempt, at=now, name=str(name),
-                 **{k: (list(v) if k == "resources" and v else v) for k, v in fields.items()})
+                 **fields)
             if eta > now + QUEUED_AHEAD_MAX_SECONDS:
                 return
             now = eta
-        self.trail.enqueued(str(name), str(task_id), attempt=attempt, at=now, **fields)
+        # (emitted directly: the fields are already snapshotted and capped, which is what
+        # `trail.enqueued` would do a second time)
+        emit(self.trail, "queued", str(task_id), attempt=attempt, at=now, name=str(name), **fields)
         if isinstance(headers, MutableMapping):
             headers[PUBLISHED_HEADER] = 1  # the worker need not record args and resources again
 
@@ -327,14 +329,16 @@ class CeleryIntegration:
             return
         replaced = task_id in self._republished
         self._republished.discard(task_id or "")
-        if state == "REJECTED":
-            handle.fail(RuntimeError("rejected by the task (celery Reject)"))
-        elif replaced and state != "SUCCESS":
-            # The task replaced itself (`self.replace(...)`): the replacement runs under the same
-            # id and ends the job; this run only stops heartbeating.
-            handle._close()
-        else:  # SUCCESS, or IGNORED by the task (Celery stores no state; the run did end)
+        if state == "SUCCESS" or (state == "IGNORED" and not replaced):
+            # (IGNORED: the task raised Ignore; Celery stores no state, but the run did end)
             handle.finish(None if retval is None else cap_args(redact(retval), MAX_RESULT_BYTES // 2))
+        elif state == "REJECTED":
+            handle.fail(RuntimeError("rejected by the task (celery Reject)"))
+        else:
+            # Replaced (`self.replace(...)`: the replacement runs under the same id and ends the
+            # job), or interrupted (SIGTERM from a revoke, a time limit): the worker's main
+            # process reports that end. This run only stops heartbeating.
+            handle._close()
 
     @never_raise("celery task_revoked")
     def on_revoked(self, sender: Any = None, request: Any = None, terminated: bool = False,
