@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 import jobtrail
 from jobtrail.config import Settings
+from jobtrail.health import HealthSettings
+from jobtrail.health.sweeper import stall_sweeper
 from jobtrail.store import Store, open_store
 from jobtrail.web import errors, fleet_api
 from jobtrail.web.api import metrics_router, router
@@ -27,7 +29,8 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with stall_sweeper(store, app.state.health):
+            yield
         if owned:
             store.close()
 
@@ -45,6 +48,7 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
     app.state.store = store
     app.state.settings = settings
     app.state.tokens = TokenTable(settings.tokens)
+    app.state.health = HealthSettings.from_env()
     errors.install(app)
     app.include_router(router)
     app.include_router(fleet_api.router)

@@ -1,4 +1,4 @@
-"""Writing roll-up deltas at two resolutions and reading them back over a time span.
+"""Writing roll-up deltas at three resolutions and reading them back over a time span.
 
 Roll-ups refer to a (name, queue) pair by its `series` id and to counters by small integer codes
 (`rollup.METRIC_CODES`, `rollup.KIND_CODES`), so a row is a few integers. Writes go through the
@@ -14,23 +14,36 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from jobtrail.rollup import KIND_CODES, METRIC_CODES, METRICS, Delta
-from jobtrail.sketch import clamp_extremes
+from jobtrail.rollup import KIND_CODES, KINDS, METRIC_CODES, METRICS, Delta
+from jobtrail.sketch import ZERO_BUCKET, clamp_extremes
+from jobtrail.store.base import RollupTotals
 from jobtrail.store.sql.schema import meta, rollup_counts, rollup_hist, rollup_summary, series
 
 __all__ = [
+    "ALL",
     "RESOLUTIONS",
     "SeriesCache",
     "minute_horizon",
     "read_counts",
     "read_histogram",
+    "read_histograms",
+    "read_series_totals",
+    "read_totals",
     "series_ids",
     "spans",
     "write",
 ]
 
-MINUTE, HOUR = 60, 3600
-RESOLUTIONS = (MINUTE, HOUR)
+MINUTE, HOUR, DAY = 60, 3600, 86400
+ALL = 0
+"""The all-time resolution: one bucket (t = 0) per series, for unbounded reads such as metrics."""
+RESOLUTIONS = (MINUTE, HOUR, DAY, ALL)
+"""Every delta lands at each resolution (UTC-aligned buckets); a long span reads whole days, its
+edges hours, and its finest edges minutes while those are kept, so a read touches few rows."""
+
+
+def bucket(t: int, res: int) -> int:
+    return 0 if res == ALL else t // res * res
 Pair = tuple[str, str]
 
 _SQL = {
@@ -119,19 +132,19 @@ def write(conn: sa.Connection, delta: Delta, cache: SeriesCache) -> None:
         t = key[1]
         if key[0] == "c":
             code = METRIC_CODES[key[4]]
-            counts[(MINUTE, sid, t, code)] += n
-            counts[(HOUR, sid, t // HOUR * HOUR, code)] += n
+            for res in RESOLUTIONS:
+                counts[(res, sid, bucket(t, res), code)] += n
         else:
             code = KIND_CODES[key[4]]
-            hist[(MINUTE, code, sid, t, key[5])] += n
-            hist[(HOUR, code, sid, t // HOUR * HOUR, key[5])] += n
+            for res in RESOLUTIONS:
+                hist[(res, code, sid, bucket(t, res), key[5])] += n
     summary: dict[tuple[int, ...], list[Any]] = {}
     for sign, items in ((1, delta.observed), (-1, delta.retracted)):
         for key, value in items:
             sid = sids[(key[2], key[3])]
             code = KIND_CODES[key[4]]
             for res in RESOLUTIONS:
-                s = summary.setdefault((res, code, sid, key[1] // res * res), [0, 0.0, None, None])
+                s = summary.setdefault((res, code, sid, bucket(key[1], res)), [0, 0.0, None, None])
                 s[0] += sign
                 s[1] += sign * value
                 if sign > 0:
@@ -170,7 +183,8 @@ def minute_horizon(conn: sa.Connection) -> float:
 
 
 def spans(since: float | None, until: float | None, horizon: float) -> list[tuple[int, Any, Any]]:
-    """(resolution, lo, hi) pieces covering [since, until): whole hours, minutes at the edges.
+    """(resolution, lo, hi) pieces covering [since, until): whole days, then hours, then minutes at
+    the edges.
 
     Edges older than the minute horizon widen to whole hours (either side), the finest data left.
     """
@@ -180,15 +194,24 @@ def spans(since: float | None, until: float | None, horizon: float) -> list[tupl
         lo = lo // HOUR * HOUR
     if hi is not None and math.floor(hi / HOUR) * HOUR < horizon:
         hi = math.ceil(hi / HOUR) * HOUR  # its partial last hour has no per-minute rows left
-    first_hour = None if lo is None else math.ceil(lo / HOUR) * HOUR
-    last_hour = None if hi is None else math.floor(hi / HOUR) * HOUR
-    if first_hour is not None and last_hour is not None and first_hour >= last_hour:
-        return [(MINUTE, lo, hi)]
-    out: list[tuple[int, Any, Any]] = [(HOUR, first_hour, last_hour)]
-    if lo is not None and first_hour is not None and lo < first_hour:
-        out.append((MINUTE, lo, first_hour))
-    if hi is not None and last_hour is not None and last_hour < hi:
-        out.append((MINUTE, last_hour, hi))
+    if lo is None and hi is None:
+        return [(ALL, None, None)]
+    return _pieces(lo, hi, (DAY, HOUR, MINUTE))
+
+
+def _pieces(lo: Any, hi: Any, steps: tuple[int, ...]) -> list[tuple[int, Any, Any]]:
+    step, finer = steps[0], steps[1:]
+    if not finer:
+        return [(step, lo, hi)]
+    first = None if lo is None else math.ceil(lo / step) * step
+    last = None if hi is None else math.floor(hi / step) * step
+    if first is not None and last is not None and first >= last:
+        return _pieces(lo, hi, finer)
+    out: list[tuple[int, Any, Any]] = [(step, first, last)]
+    if lo is not None and first is not None and lo < first:
+        out += _pieces(lo, first, finer)
+    if hi is not None and last is not None and last < hi:
+        out += _pieces(last, hi, finer)
     return out
 
 
@@ -255,7 +278,7 @@ def read_counts(
     sids = series_ids(conn, names, queues)
     if not sids:
         return []
-    res = MINUTE if step < HOUR else HOUR
+    res = DAY if step % DAY == 0 else MINUTE if step < HOUR else HOUR  # per-bucket: never ALL
     c = rollup_counts
     cond = _span(c, res, None if since is None else since // res * res, until, sids)
     if metrics:
@@ -270,3 +293,139 @@ def read_counts(
     return [
         (int(b), *sids[sid], METRICS[metric - 1], int(n)) for b, sid, metric, n in rows
     ]
+
+
+def read_totals(
+    conn: sa.Connection,
+    since: float | None,
+    until: float | None,
+    names: Sequence[str],
+    queues: Sequence[str],
+    metrics: Sequence[str],
+) -> list[tuple[str, str, str, int]]:
+    sids = series_ids(conn, names, queues)
+    if not sids:
+        return []
+    c = rollup_counts
+    out: dict[tuple[str, str, str], int] = defaultdict(int)
+    for res, a, b in spans(since, until, minute_horizon(conn)):
+        cond = _span(c, res, a, b, sids)
+        if metrics:
+            cond.append(c.c.metric.in_([METRIC_CODES[m] for m in metrics]))
+        rows = conn.execute(
+            sa.select(c.c.sid, c.c.metric, sa.func.sum(c.c.n))
+            .where(*cond)
+            .group_by(c.c.sid, c.c.metric)
+        )
+        for sid, metric, n in rows:
+            out[(*sids[sid], METRICS[metric - 1])] += int(n)
+    return [(*key, n) for key, n in sorted(out.items()) if n]
+
+
+_SHIFT = 1000
+"""Added to duration buckets before merging them, so every real one is positive (buckets start
+near -460, at 0.1 ms) and integer division floors the same way on every backend."""
+
+
+def _merged_bucket(column: Any, merge: int) -> Any:
+    if merge == 1:
+        return column
+    middle = (column + _SHIFT) // merge * merge - _SHIFT + merge // 2
+    return sa.case((column == ZERO_BUCKET, ZERO_BUCKET), else_=middle)
+
+
+def read_histograms(
+    conn: sa.Connection,
+    kind: str,
+    since: float | None,
+    until: float | None,
+    names: Sequence[str],
+    queues: Sequence[str],
+    step: int | None,
+    merge: int = 1,
+) -> list[tuple[int, str, str, int, int]]:
+    if merge < 1:
+        raise ValueError("merge must be at least 1")
+    sids = series_ids(conn, names, queues)
+    if not sids:
+        return []
+    h = rollup_hist
+    code = KIND_CODES[kind]
+    bucket = _merged_bucket(h.c.bucket, merge).label("db")
+    if step is None:
+        start = 0 if since is None else math.floor(since)
+        whole: dict[tuple[int, int], int] = defaultdict(int)
+        for res, a, b in spans(since, until, minute_horizon(conn)):
+            rows = conn.execute(
+                sa.select(h.c.sid, bucket, sa.func.sum(h.c.n))
+                .where(h.c.kind == code, *_span(h, res, a, b, sids))
+                .group_by(h.c.sid, "db")
+            )
+            for sid, db, n in rows:
+                whole[(sid, int(db))] += int(n)
+        return [
+            (start, *sids[sid], db, n) for (sid, db), n in sorted(whole.items()) if n > 0
+        ]
+    res = MINUTE if step < HOUR else HOUR
+    cond = _span(h, res, None if since is None else since // res * res, until, sids)
+    t = h.c.t if step == res else (h.c.t // step) * step
+    per_step = conn.execute(
+        sa.select(t.label("b"), h.c.sid, bucket, sa.func.sum(h.c.n))
+        .where(h.c.kind == code, *cond)
+        .group_by("b", h.c.sid, "db")
+        .order_by("b", h.c.sid, "db")
+    )
+    return [(int(b), *sids[sid], int(db), int(n)) for b, sid, db, n in per_step if n > 0]
+
+
+def read_series_totals(
+    conn: sa.Connection, since: float | None, until: float | None, edges: Sequence[int] = ()
+) -> RollupTotals:
+    """Per-series sums: the all-time rows when unbounded (one per series and counter or bucket),
+    else the hourly rows starting in [since, until) (bounds floored to the hour). Naming every
+    series id lets each table seek (res, [kind,] sid, t) instead of scanning; rows come sorted by
+    series id, so every mapping lists series in first-seen order."""
+    sids = dict(sorted(series_ids(conn, (), ()).items()))
+    out = RollupTotals(list(sids.values()), {}, {}, {})
+    if not sids:
+        return out
+    res = ALL if since is None and until is None else HOUR
+    lo = None if since is None else since // HOUR * HOUR
+    hi = None if until is None else until // HOUR * HOUR
+    durations = [KIND_CODES["run"], KIND_CODES["wait"]]
+    c, h, s = rollup_counts, rollup_hist, rollup_summary
+    # A series created after `sids` was read (a concurrent first job) waits for the next read.
+    for sid, metric, n in conn.execute(
+        sa.select(c.c.sid, c.c.metric, sa.func.sum(c.c.n))
+        .where(*_span(c, res, lo, hi, sids))
+        .group_by(c.c.sid, c.c.metric)
+        .order_by(c.c.sid, c.c.metric)
+    ).all():
+        if sid in sids:
+            out.counts[(*sids[sid], METRICS[metric - 1])] = int(n)
+    bucket: Any = h.c.bucket
+    if edges:  # integers written into the SQL, so GROUP BY repeats the very same expression
+        bucket = sa.case(*((h.c.bucket <= sa.literal_column(str(int(e))),
+                            sa.literal_column(str(int(e)))) for e in sorted(edges)),
+                         else_=h.c.bucket)
+    for sid, kind, b, n in conn.execute(
+        sa.select(h.c.sid, h.c.kind, bucket, sa.func.sum(h.c.n))
+        .where(h.c.kind.in_(durations), *_span(h, res, lo, hi, sids))
+        .group_by(h.c.sid, h.c.kind, bucket)
+        .order_by(h.c.sid, h.c.kind, bucket)
+    ).all():
+        if sid in sids:
+            key = (*sids[sid], KINDS[kind - 1])
+            hist = out.buckets.get(key)
+            if hist is None:
+                hist = out.buckets[key] = {}
+            hist[int(b)] = int(n)
+    for sid, kind, n, total in conn.execute(
+        sa.select(s.c.sid, s.c.kind, sa.func.sum(s.c.n), sa.func.sum(s.c.total))
+        .where(s.c.kind.in_(durations), *_span(s, res, lo, hi, sids))
+        .group_by(s.c.sid, s.c.kind)
+        .order_by(s.c.sid, s.c.kind)
+    ).all():
+        if sid in sids:
+            out.summaries[(*sids[sid], KINDS[kind - 1])] = (int(n), float(total))
+    return out
