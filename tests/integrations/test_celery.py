@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from celery import group
 
-from jobtrail import Job, Trail
+from jobtrail import Job, Settings, Trail
 
 from . import celery_tasks
 from .conftest import PYTHON, JobtrailServer, Proc, Spawn, wait_for
@@ -65,13 +65,16 @@ def rig(make_jobtrail_server: Callable[[str], JobtrailServer], sqlite_url: str, 
     """`rig(pool, broker=redis, concurrency=2, store_url=SQLite)`: a jobtrail server over the store,
     a worker subprocess, and the test's own publishing app."""
     made: list[Any] = []
+    closing: list[Trail] = []
 
     def make(pool: str = "prefork", broker: str | None = None, concurrency: int = 2,
-             store_url: str | None = None) -> Rig:
+             store_url: str | None = None, direct: bool = False) -> Rig:
         jobtrail_server = make_jobtrail_server(store_url or sqlite_url)
         queue = f"jt-{uuid.uuid4().hex[:10]}"
         broker = broker or redis_url
-        env = jobtrail_server.worker_env(
+        # direct: worker and publisher write to the server's database themselves, no HTTP
+        extra = {"JOBTRAIL_URL": jobtrail_server.store_url} if direct else {}
+        env = jobtrail_server.worker_env(**extra,
             JT_BROKER=broker, JT_BACKEND=redis_url, JT_QUEUE=queue,
             JOBTRAIL_FLUSH_INTERVAL="0.1", JOBTRAIL_HEARTBEAT_INTERVAL="0.5",
             XDG_CACHE_HOME=str(tmp_path / "worker-cache"),  # its spill folder
@@ -83,8 +86,11 @@ def rig(make_jobtrail_server: Callable[[str], JobtrailServer], sqlite_url: str, 
              "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
             ready=r"@\S+ ready\.", env=env, cwd=HERE,
         )
-        trail = jobtrail_server.trail(flush_interval=0.1,
-                                      extra={"spill_dir": str(tmp_path / "publisher-spill")})
+        trail = Trail(jobtrail_server.store_url, settings=Settings(flush_interval=0.1)) if direct \
+            else jobtrail_server.trail(flush_interval=0.1,
+                                       extra={"spill_dir": str(tmp_path / "publisher-spill")})
+        if direct:
+            closing.append(trail)
         app, integration = celery_tasks.create(broker, redis_url, queue, trail)
         made.append((app, integration))
         return Rig(app, trail, jobtrail_server, worker, queue, integration)
@@ -94,6 +100,8 @@ def rig(make_jobtrail_server: Callable[[str], JobtrailServer], sqlite_url: str, 
         if integration is not None:
             integration.disconnect()
         app.close()
+    for trail in closing:
+        trail.close()
 
 
 def _result(app: Any, task_id: str) -> Any:
@@ -284,6 +292,20 @@ def test_a_task_sent_by_an_app_without_jobtrail_is_recorded_by_the_worker(
     assert job.started_at <= own["started"]
     assert job.args == {"args": [], "kwargs": {"book_id": 5}}
     assert job.resources == ("Book:5",) and job.labels == {"team": "books"}
+
+
+def test_prefork_children_write_to_a_database_url_directly(rig: Callable[..., Rig]) -> None:
+    # Given a prefork worker whose Trail is a SQLite URL (each pool process opens its own
+    # connection after the fork), and a publisher on the same file
+    r = rig("prefork", direct=True)
+    # When tasks succeed and fail in both pool processes
+    ok = [r.app.tasks["jt.ok"].delay(i, pause=0.1) for i in range(6)]
+    boom = r.app.tasks["jt.boom"].delay(book_id=3)
+    # Expect every one recorded, from more than one pool process
+    jobs = r.settled([t.id for t in [*ok, boom]])
+    assert {jobs[t.id].state for t in ok} == {"succeeded"} and jobs[boom.id].state == "failed"
+    assert all(jobs[t.id].queued_at is not None for t in ok)
+    assert len({jobs[t.id].worker for t in ok}) == 2
 
 
 @pytest.mark.postgres
