@@ -110,7 +110,7 @@ def test_bad_options_are_refused_before_anything_runs(sqlite_url: str, tmp_path:
     marker = tmp_path / "ran"
     for args in (["--every", "1h", "--cron", "0 3 * * *"], ["--grace", "10m"],
                  ["--every", "often"], ["--label", "novalue"], ["--label", "bad key=1"],
-                 ["--name", "n" * 300]):
+                 ["--name", "n" * 300], ["--cron", "every tuesday"]):
         result = run_here(sqlite_url, "--name", "x", *args, "--", "touch", str(marker))
         assert result.exit_code == 2, (args, result.output)
         assert result.stderr.startswith("error: ")
@@ -251,6 +251,28 @@ def test_run_through_a_server_url_records_the_job_and_declares_the_periodic(
     periodic = httpx.get(f"{server}/api/v1/periodic", headers={"Authorization": "Bearer tok"}).json()
     assert [p["name"] for p in periodic["periodic"]] == ["remote.hourly"]
 
+
+
+def test_a_kill_request_reaches_a_run_tracked_through_a_server(server: str, sqlite_url: str) -> None:
+    proc = subprocess.Popen(
+        [*CLI, "--url", server, "--token", "tok", "run", "--name", "remote.long", "--", PY, "-c",
+         "import os, time; print(os.getpid(), flush=True); time.sleep(60)"],
+        env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        job_id, child = wait_started(sqlite_url, "remote.long", proc)
+        with Trail(server, token="tok") as admin:
+            admin.kill(job_id)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert proc.returncode == 128 + 15
+    assert gone(child)
+    deadline = time.monotonic() + 10
+    while only_job(sqlite_url, "remote.long").state != "killed":
+        assert time.monotonic() < deadline, only_job(sqlite_url, "remote.long").state
+        time.sleep(0.05)
 
 # ---- what is kept of the output --------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from . import db, demo, export, health, operating, reading, run, serve
+from .alerts import alerts
 from .context import Cli
 
 __all__ = ["app", "main"]
@@ -55,6 +56,7 @@ app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 app.command("health")(health.health)
 app.command("run", context_settings={"allow_interspersed_args": False})(run.run)
+app.command("alerts")(alerts)
 app.add_typer(db.app, name="db")
 app.add_typer(export.app, name="export")
 

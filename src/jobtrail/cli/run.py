@@ -154,7 +154,7 @@ class Runner:
             code = 126 if isinstance(exc, PermissionError) else 127
             print(f"jobtrail run: cannot start {self.command[0]!r}: {exc.strerror or exc}",
                   file=sys.stderr)
-            self._failed(code, f"cannot start {self.command[0]!r}: {exc.strerror or exc}")
+            self._failed(f"cannot start {self.command[0]!r}: {exc.strerror or exc}")
             return code
         pumps = [self._pump(proc.stdout, _binary(sys.stdout), self.tails["stdout"]),
                  self._pump(proc.stderr, _binary(sys.stderr), self.tails["stderr"])]
@@ -174,10 +174,10 @@ class Runner:
         elif code == 0:
             self.handle.finish(result={"exit_code": 0})
         else:
-            self._failed(exit_code, f"exited with code {exit_code}")
+            self._failed(f"exited with code {exit_code}")
         return exit_code
 
-    def _failed(self, code: int, message: str) -> None:
+    def _failed(self, message: str) -> None:
         # Error messages usually go to stderr, so its last line names the failure best.
         last = self.tails["stderr"].last_line() or self.tails["stdout"].last_line()
         exc = CommandFailed(f"{message}: {last}" if last else message)

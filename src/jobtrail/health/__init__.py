@@ -32,7 +32,8 @@ log = logging.getLogger("jobtrail.health")
 
 def check(store: Store, settings: HealthSettings | None = None,
           now: float | None = None) -> HealthReport:
-    """Run every check now. Never raises: a check that fails to run is unhealthy, saying why.
+    """Run every check now. A check that fails to run is unhealthy, saying why, so this only
+    raises for bad settings (`ConfigError` from the environment when `settings` is None).
 
     Checking also marks stalled jobs `lost` (see `jobtrail.health.stalled`); when the store itself
     does not answer, the other checks are not attempted.

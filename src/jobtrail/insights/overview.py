@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from jobtrail.durations import format_duration, parse_instant
+from jobtrail.insights import kept
 from jobtrail.insights.fleet import QueueRow, queue_rows
 from jobtrail.insights.series import Series, choose_step, counts_and_load, ratio_series
 from jobtrail.periodic import status
@@ -127,7 +128,9 @@ def overview(
     thresholds: Thresholds | None = None,
 ) -> Overview:
     """The overview over [since, until) (Unix seconds, or spans back from now such as "6h"; until
-    defaults to now), all from roll-ups but the queue sizes, at a step giving 100–300 points."""
+    defaults to now), all from roll-ups but the queue sizes, at a step giving 100–300 points.
+    Whole past hours are kept a few minutes per process (`insights.kept`), so a refresh re-reads
+    only the edges of the span."""
     now = time.time() if now is None else now
     t = thresholds or Thresholds()
     start = parse_instant(since, now)
@@ -135,11 +138,11 @@ def overview(
     minutes = max(end - start, 1.0) / 60
     counts: dict[str, int] = defaultdict(int)
     per_name: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for name, _, metric, n in store.rollup_totals(start, end, metrics=ENTERED):
+    for name, _, metric, n in kept.totals(store, start, end, metrics=ENTERED):
         counts[metric.removeprefix("entered:")] += n
         per_name[name][metric] += n
     hist: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for _, name, _, bucket, n in store.rollup_histograms("run", start, end):
+    for _, name, _, bucket, n in kept.histograms(store, "run", start, end):
         hist[name][bucket] += n
     names = sorted(set(per_name) | set(hist))
     last = store.last_success(names) if names else {}

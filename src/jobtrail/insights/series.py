@@ -8,15 +8,19 @@ chart never has to guess where data is missing.
 from __future__ import annotations
 
 import math
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from jobtrail.insights import kept
 from jobtrail.sketch import quantiles
 from jobtrail.store.base import Store
 
 __all__ = [
+    "BASE_TTL",
     "MINUTE_ROLLUPS_KEPT",
     "STEPS",
     "Levels",
@@ -24,6 +28,7 @@ __all__ = [
     "choose_step",
     "count_series",
     "counts_and_load",
+    "forget_levels",
     "grid",
     "level_at",
     "load",
@@ -163,12 +168,13 @@ def step_histograms(store: Store, kind: str, since: float, until: float, step: i
                     names: Sequence[str] = (), queues: Sequence[str] = (),
                     merge: int = 1) -> Histograms:
     """The roll-up histograms of `kind` per bucket, merged over the matching series: one read
-    that percentile charts and heatmaps can share (`merge` as in `Store.rollup_histograms`)."""
+    that percentile charts and heatmaps can share (`merge` as in `Store.rollup_histograms`);
+    buckets that ended before the current one are kept a few minutes (`insights.kept`)."""
     starts = grid(since, until, step)
     hist: Histograms = defaultdict(lambda: defaultdict(int))
     if starts:
-        for t, _, _, bucket, n in store.rollup_histograms(kind, starts[0], until, names, queues,
-                                                          step, merge):
+        for t, _, _, bucket, n in kept.histograms_per_step(store, kind, starts[0], until, step,
+                                                           names, queues, merge):
             hist[t][bucket] += n
     return hist
 
@@ -202,17 +208,61 @@ def percentile_series(
     return percentiles_of(hist, since, until, step, qs)
 
 
+BASE_TTL = 300.0
+"""Seconds a process reuses an all-history load sum (see `Levels`)."""
+Level = tuple[int, int]
+_BASES: dict[tuple[str, tuple[str, ...], tuple[str, ...]], dict[int, tuple[float, Level]]] = {}
+_BASES_LOCK = threading.Lock()
+
+
+def forget_levels() -> None:
+    """Drop the kept all-history load sums and whole hours (benchmarks time a first page load
+    with it)."""
+    kept.forget()
+    with _BASES_LOCK:
+        _BASES.clear()
+
+
 class Levels:
     """Load levels at several instants for the price of one sum over all history: the level at
-    `origin` (rounded down to the hour), then only the deltas after it for each later instant."""
+    `origin` (rounded down to the hour), then only the deltas after it for each later instant.
+
+    That sum reads every hourly load row before the origin (the slowest read of a page at a
+    million jobs), so a process keeps it for `ttl` seconds and later windows add only the hours
+    since: a late event about a time before a kept origin shows once the sum is redone.
+    `ttl=0` always sums afresh.
+    """
 
     def __init__(self, store: Store, origin: float, names: Sequence[str] = (),
-                 queues: Sequence[str] = ()) -> None:
+                 queues: Sequence[str] = (), ttl: float = BASE_TTL) -> None:
         self.store, self.names, self.queues = store, names, queues
-        self.origin = origin // 3600 * 3600
-        self.base = self._sum(None, self.origin)
+        self.origin = int(origin // 3600 * 3600)
+        self.base = self._base(ttl) if ttl > 0 else self._sum(None, self.origin)
 
-    def _sum(self, since: float | None, until: float) -> tuple[int, int]:
+    def _base(self, ttl: float) -> Level:
+        key = (self.store.url, tuple(self.names), tuple(self.queues))
+        clock = time.monotonic()
+        with _BASES_LOCK:
+            kept = _BASES.setdefault(key, {})
+            for hour in [h for h, (made, _) in kept.items() if clock - made > ttl]:
+                del kept[hour]
+            usable = [h for h in kept if h <= self.origin]
+            best = max(usable) if usable else None
+            base = kept[best][1] if best is not None else None
+        if best is None or base is None:
+            level = self._sum(None, self.origin)
+        else:
+            more = self._sum(best, self.origin) if best < self.origin else (0, 0)
+            level = (base[0] + more[0], base[1] + more[1])
+        with _BASES_LOCK:
+            kept = _BASES.setdefault(key, {})
+            if best is None:
+                kept[self.origin] = (clock, level)
+                while len(kept) > 64:
+                    del kept[min(kept, key=lambda h: kept[h][0])]
+        return level
+
+    def _sum(self, since: float | None, until: float) -> Level:
         level = {m: 0 for m in LOAD}
         for _, _, metric, n in self.store.rollup_totals(since, until, self.names, self.queues,
                                                         LOAD):

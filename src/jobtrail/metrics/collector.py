@@ -16,7 +16,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -26,6 +25,7 @@ from prometheus_client.core import (
 
 from jobtrail import periodic
 from jobtrail.errors import InvalidInput
+from jobtrail.metrics import exposition
 from jobtrail.metrics.buckets import EDGES, cumulative
 from jobtrail.metrics.cap import DEFAULT_MAX_NAMES, Fold
 from jobtrail.store.base import RollupTotals, Store
@@ -260,6 +260,4 @@ def _health_level(store: Store) -> int | None:
 
 def render(collector: JobCollector) -> bytes:
     """The Prometheus text exposition of one scrape."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
-    return generate_latest(registry)
+    return exposition.text(collector.collect())

@@ -7,6 +7,7 @@ driver's executemany with prepared SQL, since this is the ingest hot path.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -378,6 +379,27 @@ def read_histograms(
     return [(int(b), *sids[sid], int(db), int(n)) for b, sid, db, n in per_step if n > 0]
 
 
+@functools.lru_cache(maxsize=8)
+def _edge_sums_sqlite(edges: tuple[int, ...], kinds: tuple[int, ...]) -> Any:
+    """All-time histogram rows summed per (series, kind) between consecutive edges, as one
+    UNION ALL of primary-key range scans. SQLite has no hash aggregate: grouping by a CASE sorts
+    every row (twice as slow at 1,000,000 jobs), while these ranges come in index order. On
+    PostgreSQL the CASE with a hash aggregate is the faster one, so it keeps that. Built once per
+    set of edges: a statement is immutable, and building this one costs more than running it."""
+    h = rollup_hist
+    every = (h.c.res == ALL, h.c.kind.in_(kinds), h.c.sid.in_(sa.select(series.c.id)), h.c.t == 0)
+    parts = []
+    below: int | None = None
+    for edge in edges:
+        rng = [h.c.bucket <= edge] if below is None else [h.c.bucket > below, h.c.bucket <= edge]
+        parts.append(sa.select(h.c.sid, h.c.kind, sa.literal_column(str(edge)).label("b"),
+                               sa.func.sum(h.c.n)).where(*every, *rng).group_by(h.c.kind, h.c.sid))
+        below = edge
+    parts.append(sa.select(h.c.sid, h.c.kind, h.c.bucket.label("b"), sa.func.sum(h.c.n))
+                 .where(*every, h.c.bucket > below).group_by(h.c.kind, h.c.sid, h.c.bucket))
+    return sa.union_all(*parts)
+
+
 def read_series_totals(
     conn: sa.Connection, since: float | None, until: float | None, edges: Sequence[int] = ()
 ) -> RollupTotals:
@@ -403,17 +425,20 @@ def read_series_totals(
     ).all():
         if sid in sids:
             out.counts[(*sids[sid], METRICS[metric - 1])] = int(n)
-    bucket: Any = h.c.bucket
-    if edges:  # integers written into the SQL, so GROUP BY repeats the very same expression
-        bucket = sa.case(*((h.c.bucket <= sa.literal_column(str(int(e))),
-                            sa.literal_column(str(int(e)))) for e in sorted(edges)),
-                         else_=h.c.bucket)
-    for sid, kind, b, n in conn.execute(
-        sa.select(h.c.sid, h.c.kind, bucket, sa.func.sum(h.c.n))
-        .where(h.c.kind.in_(durations), *_span(h, res, lo, hi, sids))
-        .group_by(h.c.sid, h.c.kind, bucket)
-        .order_by(h.c.sid, h.c.kind, bucket)
-    ).all():
+    if edges and res == ALL and conn.dialect.name == "sqlite":
+        stmt = _edge_sums_sqlite(tuple(sorted(int(e) for e in edges)), tuple(durations))
+    else:
+        bucket: Any = h.c.bucket
+        if edges:  # integers written into the SQL, so GROUP BY repeats the very same expression
+            bucket = sa.case(*((h.c.bucket <= sa.literal_column(str(int(e))),
+                                sa.literal_column(str(int(e)))) for e in sorted(edges)),
+                             else_=h.c.bucket)
+        stmt = (sa.select(h.c.sid, h.c.kind, bucket, sa.func.sum(h.c.n))
+                .where(h.c.kind.in_(durations), *_span(h, res, lo, hi, sids))
+                .group_by(h.c.sid, h.c.kind, bucket))
+    # Sorted here, not in SQL: ordering by the CASE makes PostgreSQL sort every row before
+    # grouping, where hashing them and sorting the few groups is about twice as fast.
+    for sid, kind, b, n in sorted(tuple(row) for row in conn.execute(stmt)):
         if sid in sids:
             key = (*sids[sid], KINDS[kind - 1])
             hist = out.buckets.get(key)
