@@ -13,6 +13,7 @@ from jobtrail.store import Store, open_store
 from jobtrail.web import errors
 from jobtrail.web.api import metrics_router, router
 from jobtrail.web.auth import TokenTable
+from jobtrail.web.pages import install as install_dashboard
 from jobtrail.web.responses import JsonResponse
 
 __all__ = ["app_from_env", "asgi_app"]
@@ -48,6 +49,7 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
     errors.install(app)
     app.include_router(router)
     app.include_router(metrics_router)
+    install_dashboard(app)
     return app
 
 

@@ -1,0 +1,87 @@
+"""`/` (counts, per-name table, queues, throughput, failure rate, load), `/queues`, `/workers`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from jobtrail.states import STATES
+from jobtrail.web.pages import charts
+from jobtrail.web.pages.data import insight
+from jobtrail.web.pages.fallback import queue_rows
+from jobtrail.web.pages.routing import html_errors, store_of
+from jobtrail.web.pages.session import require
+from jobtrail.web.pages.view import render
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.get("/", include_in_schema=False)
+@html_errors
+def overview_page(request: Request) -> Response:
+    viewer = require(request, "read")
+    now = time.time()
+    window = charts.Window.from_params(request.query_params, now)
+    data = insight("overview")(store_of(request), window.since, window.until, now=now)
+    label = window.label
+
+    def embed(chart: str) -> str:
+        return f"/embed/{chart}?range={label}"
+
+    return render(request, "overview.html", {
+        "viewer": viewer, "now": now, "window": window, "ranges": charts.RANGES, "data": data,
+        "states": [s for s in STATES if data.counts.get(s)], "total": sum(data.counts.values()),
+        "live": True,
+        "throughput": charts.series_chart(data.throughput, "Jobs finished", "count", kind="bar",
+                                          stack=True, embed=embed("throughput")),
+        "failure_rate": charts.series_chart(data.failure_rate, "Failure rate", "percent",
+                                            embed=embed("failure-rate")),
+        "load": charts.series_chart(data.load, "Jobs queued and running", "count", area=True,
+                                    embed=embed("load")),
+    })
+
+
+def _queues(request: Request, now: float) -> list[Any]:
+    fn = insight("queues")
+    if fn is not None:
+        try:
+            return list(fn(store_of(request), now))
+        except (AttributeError, NotImplementedError):
+            pass
+    return queue_rows(store_of(request))
+
+
+@router.get("/queues", include_in_schema=False)
+@html_errors
+def queues_page(request: Request) -> Response:
+    viewer = require(request, "read")
+    now = time.time()
+    store = store_of(request)
+    levels = store.queue_levels() if hasattr(store, "queue_levels") else None
+    return render(request, "queues.html", {"viewer": viewer, "now": now, "queues": _queues(request, now),
+                                           "levels": levels, "live": True})
+
+
+def _workers(request: Request, now: float) -> list[Any] | None:
+    fn = insight("workers")
+    store = store_of(request)
+    if fn is not None:
+        return list(fn(store, now))
+    if hasattr(store, "workers"):
+        return list(store.workers())
+    return None
+
+
+@router.get("/workers", include_in_schema=False)
+@html_errors
+def workers_page(request: Request) -> Response:
+    viewer = require(request, "read")
+    now = time.time()
+    return render(request, "workers.html", {"viewer": viewer, "now": now,
+                                            "workers": _workers(request, now), "live": True})
