@@ -42,6 +42,13 @@ class Store(Protocol):
         """Matching records newest first by (created_at, id), strictly after the keyset `after`."""
         ...
 
+    def find_values(
+        self, flt: JobFilter, fields: Sequence[str], limit: int, after: tuple[float, str] | None
+    ) -> list[tuple[Any, ...]]:
+        """Like `find`, but only the named top-level fields of each record (e.g. id, finished_at,
+        run, wait), as tuples: for charts of many jobs, without decoding whole records."""
+        ...
+
     def count(self, flt: JobFilter) -> int: ...
 
     def counts(self, flt: JobFilter, by: str) -> dict[str, int]:
@@ -86,8 +93,36 @@ class Store(Protocol):
         metrics: Sequence[str] = (),
         step: int = 3600,
     ) -> list[tuple[int, str, str, str, int]]:
-        """(bucket start, name, queue, metric, n) summed per `step` seconds (60 or a multiple of
-        3600), for counters such as "entered:failed", "load:queued", "items:done"."""
+        """(bucket start, name, queue, metric, n) summed per `step` seconds (a multiple of 60 that
+        divides 3600, or a multiple of 3600; buckets start at multiples of `step`), for counters
+        such as "entered:failed", "load:queued", "items:done"."""
+        ...
+
+    def rollup_totals(
+        self,
+        since: float | None,
+        until: float | None,
+        names: Sequence[str] = (),
+        queues: Sequence[str] = (),
+        metrics: Sequence[str] = (),
+    ) -> list[tuple[str, str, str, int]]:
+        """(name, queue, metric, n) counters summed over [since, until), read like
+        `rollup_histogram`: whole hours from hourly roll-ups, the edges to the minute while kept."""
+        ...
+
+    def rollup_histograms(
+        self,
+        kind: str,
+        since: float | None,
+        until: float | None,
+        names: Sequence[str] = (),
+        queues: Sequence[str] = (),
+        step: int | None = None,
+    ) -> list[tuple[int, str, str, int, int]]:
+        """(bucket start, name, queue, duration bucket, n) of `kind` histograms per `step` seconds
+        (as in `rollup_counts`), for percentiles over time and heatmaps. With `step` None, one
+        bucket per series over the whole span, read like `rollup_histogram`; its start is `since`
+        rounded down (0 when None)."""
         ...
 
     def compact(self, before: float) -> int:

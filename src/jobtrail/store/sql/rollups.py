@@ -24,6 +24,8 @@ __all__ = [
     "minute_horizon",
     "read_counts",
     "read_histogram",
+    "read_histograms",
+    "read_totals",
     "series_ids",
     "spans",
     "write",
@@ -270,3 +272,70 @@ def read_counts(
     return [
         (int(b), *sids[sid], METRICS[metric - 1], int(n)) for b, sid, metric, n in rows
     ]
+
+
+def read_totals(
+    conn: sa.Connection,
+    since: float | None,
+    until: float | None,
+    names: Sequence[str],
+    queues: Sequence[str],
+    metrics: Sequence[str],
+) -> list[tuple[str, str, str, int]]:
+    sids = series_ids(conn, names, queues)
+    if not sids:
+        return []
+    c = rollup_counts
+    out: dict[tuple[str, str, str], int] = defaultdict(int)
+    for res, a, b in spans(since, until, minute_horizon(conn)):
+        cond = _span(c, res, a, b, sids)
+        if metrics:
+            cond.append(c.c.metric.in_([METRIC_CODES[m] for m in metrics]))
+        rows = conn.execute(
+            sa.select(c.c.sid, c.c.metric, sa.func.sum(c.c.n))
+            .where(*cond)
+            .group_by(c.c.sid, c.c.metric)
+        )
+        for sid, metric, n in rows:
+            out[(*sids[sid], METRICS[metric - 1])] += int(n)
+    return [(*key, n) for key, n in sorted(out.items()) if n]
+
+
+def read_histograms(
+    conn: sa.Connection,
+    kind: str,
+    since: float | None,
+    until: float | None,
+    names: Sequence[str],
+    queues: Sequence[str],
+    step: int | None,
+) -> list[tuple[int, str, str, int, int]]:
+    sids = series_ids(conn, names, queues)
+    if not sids:
+        return []
+    h = rollup_hist
+    code = KIND_CODES[kind]
+    if step is None:
+        start = 0 if since is None else math.floor(since)
+        whole: dict[tuple[int, int], int] = defaultdict(int)
+        for res, a, b in spans(since, until, minute_horizon(conn)):
+            rows = conn.execute(
+                sa.select(h.c.sid, h.c.bucket, sa.func.sum(h.c.n))
+                .where(h.c.kind == code, *_span(h, res, a, b, sids))
+                .group_by(h.c.sid, h.c.bucket)
+            )
+            for sid, bucket, n in rows:
+                whole[(sid, bucket)] += int(n)
+        return [
+            (start, *sids[sid], bucket, n) for (sid, bucket), n in sorted(whole.items()) if n > 0
+        ]
+    res = MINUTE if step < HOUR else HOUR
+    cond = _span(h, res, None if since is None else since // res * res, until, sids)
+    t = h.c.t if step == res else (h.c.t // step) * step
+    per_step = conn.execute(
+        sa.select(t.label("b"), h.c.sid, h.c.bucket, sa.func.sum(h.c.n))
+        .where(h.c.kind == code, *cond)
+        .group_by("b", h.c.sid, h.c.bucket)
+        .order_by("b", h.c.sid, h.c.bucket)
+    )
+    return [(int(b), *sids[sid], bucket, int(n)) for b, sid, bucket, n in per_step if n > 0]

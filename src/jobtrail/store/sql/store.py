@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from jobtrail.errors import StoreError
+from jobtrail.errors import InvalidInput, StoreError
 from jobtrail.model import JobFilter, RetentionRule
 from jobtrail.store.base import Change, Record, RollupHistogram
 from jobtrail.store.sql import fleet, rollups
@@ -199,6 +199,18 @@ class SqlStore:
         with self._read() as conn:
             return [from_row(row) for row in conn.execute(stmt)]
 
+    def find_values(
+        self, flt: JobFilter, fields: Sequence[str], limit: int, after: tuple[float, str] | None
+    ) -> list[tuple[Any, ...]]:
+        unknown = [f for f in fields if f not in COLUMNS]
+        if unknown:
+            raise InvalidInput(f"cannot read field {unknown[0]!r}; fields are {', '.join(COLUMNS)}")
+        stmt = sa.select(*(jobs.c[f] for f in fields)).where(*_where(flt, after)).order_by(
+            jobs.c.created_at.desc(), jobs.c.id.desc()
+        ).limit(limit)
+        with self._read() as conn:
+            return [tuple(row) for row in conn.execute(stmt)]
+
     def ids(self, flt: JobFilter, limit: int, after: tuple[float, str] | None) -> list[
         tuple[float, str]
     ]:
@@ -251,6 +263,29 @@ class SqlStore:
     ) -> list[tuple[int, str, str, str, int]]:
         with self._read() as conn:
             return rollups.read_counts(conn, since, until, names, queues, metrics, step)
+
+    def rollup_totals(
+        self,
+        since: float | None,
+        until: float | None,
+        names: Sequence[str] = (),
+        queues: Sequence[str] = (),
+        metrics: Sequence[str] = (),
+    ) -> list[tuple[str, str, str, int]]:
+        with self._read() as conn:
+            return rollups.read_totals(conn, since, until, names, queues, metrics)
+
+    def rollup_histograms(
+        self,
+        kind: str,
+        since: float | None,
+        until: float | None,
+        names: Sequence[str] = (),
+        queues: Sequence[str] = (),
+        step: int | None = None,
+    ) -> list[tuple[int, str, str, int, int]]:
+        with self._read() as conn:
+            return rollups.read_histograms(conn, kind, since, until, names, queues, step)
 
     def expired(self, rules: Sequence[RetentionRule], now: float, limit: int) -> list[str]:
         keep = _keep_expression(rules)

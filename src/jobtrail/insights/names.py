@@ -1,0 +1,156 @@
+"""One job name over a span: duration trend and heatmap, throughput, failure rate, waits, recent
+failures and its periodic status, all from roll-ups but the few newest failed rows."""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from jobtrail.durations import format_duration, parse_instant
+from jobtrail.insights.series import (
+    Series,
+    choose_step,
+    count_series,
+    grid,
+    percentile_series,
+    ratio_series,
+)
+from jobtrail.model import Job, JobFilter, Stats
+from jobtrail.periodic import PeriodicStatus, status
+from jobtrail.query import JobQuery
+from jobtrail.sketch import value_of
+from jobtrail.store.base import Store
+
+__all__ = ["HEAT_EDGES", "Heatmap", "NameDetail", "heatmap", "name_detail"]
+
+HEAT_EDGES = (0.0, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+              3600.0, 7200.0, 21600.0, 86400.0)
+"""Duration bin edges in seconds for heatmaps: round human values, so a bin reads "1m 00s–2m 00s";
+the last bin holds everything from a day up."""
+
+
+@dataclass(frozen=True, slots=True)
+class Heatmap:
+    """Counts per (time bucket, duration bin): `cells` are (bucket start, bin index, n), non-zero
+    only; `bins` are (low, high] edges in seconds (high None: no upper edge), `labels` say them."""
+
+    step: int
+    times: list[float]
+    bins: list[tuple[float, float | None]]
+    labels: list[str]
+    cells: list[tuple[float, int, int]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "times": list(self.times),
+            "bins": [list(b) for b in self.bins],
+            "labels": list(self.labels),
+            "cells": [list(c) for c in self.cells],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NameDetail:
+    name: str
+    since: float
+    until: float
+    stats: Stats
+    trend: Series
+    heatmap: Heatmap
+    throughput: Series
+    failure_rate: Series
+    wait: Series
+    recent_failures: list[Job]
+    periodic: PeriodicStatus | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "since": self.since,
+            "until": self.until,
+            "stats": self.stats.as_dict(),
+            "trend": self.trend.to_dict(),
+            "heatmap": self.heatmap.to_dict(),
+            "throughput": self.throughput.to_dict(),
+            "failure_rate": self.failure_rate.to_dict(),
+            "wait": self.wait.to_dict(),
+            "recent_failures": [j.as_dict() for j in self.recent_failures],
+            "periodic": None if self.periodic is None else self.periodic.to_dict(),
+        }
+
+
+def _bin_label(lo: float, hi: float | None) -> str:
+    if hi is None:
+        return f"> {format_duration(lo)}"
+    return f"{format_duration(lo) if lo else '0'}–{format_duration(hi)}"
+
+
+def heatmap(store: Store, kind: str, since: float, until: float, step: int,
+            names: tuple[str, ...] = (), queues: tuple[str, ...] = ()) -> Heatmap:
+    """Durations of `kind` per time bucket and human duration bin, from the roll-up histograms;
+    the bins shown run from the shortest to the longest one that holds anything."""
+    starts = grid(since, until, step)
+    counts: dict[tuple[int, int], int] = defaultdict(int)
+    if starts:
+        for t, _, _, bucket, n in store.rollup_histograms(kind, starts[0], until, names, queues,
+                                                          step):
+            index = max(0, bisect.bisect_left(HEAT_EDGES, value_of(bucket)) - 1)
+            counts[(t, index)] += n
+    used = sorted({i for _, i in counts})
+    lo, hi = (used[0], used[-1]) if used else (0, -1)
+    bins: list[tuple[float, float | None]] = [
+        (HEAT_EDGES[i], HEAT_EDGES[i + 1] if i + 1 < len(HEAT_EDGES) else None)
+        for i in range(lo, hi + 1)
+    ]
+    return Heatmap(
+        step=step,
+        times=[float(t) for t in starts],
+        bins=bins,
+        labels=[_bin_label(a, b) for a, b in bins],
+        cells=[(float(t), i - lo, n) for (t, i), n in sorted(counts.items()) if n > 0],
+    )
+
+
+def name_detail(
+    store: Store,
+    name: str,
+    since: float | str,
+    until: float | str | None = None,
+    now: float | None = None,
+    failures: int = 5,
+) -> NameDetail:
+    """Everything the name page charts over [since, until) (times as Unix seconds, or spans back
+    from now such as "7d"), at a step giving 100–300 points."""
+    now = time.time() if now is None else now
+    start = parse_instant(since, now)
+    end = now if until is None else parse_instant(until, now)
+    step = choose_step(start, end, now)
+    names = (name,)
+    throughput = count_series(store, start, end, step, ("entered:succeeded", "entered:failed"),
+                              names, columns=("succeeded", "failed"))
+    recent = store.find(JobFilter(states=("failed",), names=names), failures, None)
+    return NameDetail(
+        name=name,
+        since=start,
+        until=end,
+        stats=JobQuery(store, JobFilter(names=names, since=start, until=end)).stats(),
+        trend=percentile_series(store, "run", start, end, step, names),
+        heatmap=heatmap(store, "run", start, end, step, names),
+        throughput=throughput,
+        failure_rate=ratio_series(throughput, "failed"),
+        wait=percentile_series(store, "wait", start, end, step, names),
+        recent_failures=[Job.from_record(r) for r in recent],
+        periodic=_periodic(store, name, now),
+    )
+
+
+def _periodic(store: Store, name: str, now: float) -> PeriodicStatus | None:
+    """The name's periodic status when it was declared periodic, else None."""
+    declared = [d for d in store.periodics() if d["name"] == name]
+    if not declared:
+        return None
+    return status(declared[0], store.last_success((name,)).get(name), now)
