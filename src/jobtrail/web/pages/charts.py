@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from jobtrail.durations import format_duration, parse_duration
+from jobtrail import insights
+from jobtrail.durations import parse_duration
 from jobtrail.errors import InvalidInput
+from jobtrail.insights.series import choose_step
+from jobtrail.insights.series import load as load_series
 from jobtrail.model import Job
 from jobtrail.store.base import Store
-from jobtrail.web.pages.data import insight
 from jobtrail.web.pages.session import PageError
 
 __all__ = ["CHARTS", "Ctx", "Window", "build", "series_chart"]
@@ -59,8 +61,8 @@ def series_chart(series: Any, title: str, unit: str, *, kind: str = "line", stac
     names = list(series.names)
     data: dict[str, list[list[float | None]]] = {n: [] for n in names}
     for t, values in series.points:
-        for n in names:
-            data[n].append([_ms(t), values.get(n)])
+        for i, n in enumerate(names):
+            data[n].append([_ms(t), values[i]])
     return {
         "kind": "time", "title": title, "unit": unit, "step": series.step, "embed": embed,
         "series": [{"name": n, "type": kind, "stack": stack, "area": area, "data": data[n]}
@@ -86,7 +88,7 @@ class Ctx:
     def call(self, function: str, *args: Any, **kwargs: Any) -> Any:
         key = (function, repr(args), repr(sorted(kwargs.items())))  # Job holds dicts: unhashable
         if key not in self.memo:
-            self.memo[key] = insight(function)(self.store, *args, **kwargs)
+            self.memo[key] = getattr(insights, function)(self.store, *args, **kwargs)
         return self.memo[key]
 
 
@@ -107,7 +109,7 @@ def _overview_part(part: str, title: str, unit: str, **style: Any) -> Callable[.
         name = params.get("name")
         if name:
             detail = ctx.call("name_detail", name, window.since, window.until)
-            series = getattr(detail, part) if part != "load" else _name_load(store, name, window)
+            series = _name_load(store, name, window) if part == "load" else getattr(detail, part)
         else:
             series = getattr(ctx.call("overview", window.since, window.until, now=now), part)
         embed = _embed(part.replace("_", "-"), range=window.label, name=name)
@@ -118,9 +120,8 @@ def _overview_part(part: str, title: str, unit: str, **style: Any) -> Callable[.
 
 
 def _name_load(store: Store, name: str, window: Window) -> Any:
-    from jobtrail.web.pages.fallback import _load
-
-    return _load(store, window.since, window.until, names=(name,))
+    step = choose_step(window.since, window.until, window.until)
+    return load_series(store, window.since, window.until, step, names=(name,))
 
 
 def run_compare(ctx: Ctx) -> Config:
@@ -144,6 +145,7 @@ def busy(ctx: Ctx) -> Config:
     config = series_chart(context.load, "Was the server busy? Jobs queued and running", "count",
                           area=True, embed=_embed("busy", job=job.id))
     config["at_start"] = {"queued": context.queued_at_start, "running": context.running_at_start}
+    config["sentence"] = context.sentence
     begin = job.queued_at or job.created_at
     config["marks"] = [
         {"label": "wait", "from": _ms(begin), "to": _ms(job.started_at or job.finished_at or now)},
@@ -192,20 +194,10 @@ def heatmap(ctx: Ctx) -> Config:
     window = Window.from_params(params, now, "7d")
     detail = ctx.call("name_detail", name, window.since, window.until)
     hm = detail.heatmap
-    hm = hm if isinstance(hm, Mapping) else _plain(hm)
-    edges = list(hm.get("edges") or [])
-    labels = [f"≤ {format_duration(e)}" for e in edges[1:]]
-    cells = [[_ms(c[0]), c[1], c[2]] for c in hm.get("cells") or []]
     return {"kind": "heatmap", "title": f"Run time distribution — {name}", "unit": "count",
-            "step": hm.get("step"), "labels": labels, "cells": cells,
+            "step": hm.step, "labels": list(hm.labels), "times": [_ms(t) for t in hm.times],
+            "cells": [[_ms(t), row, n] for t, row, n in hm.cells],
             "embed": _embed("heatmap", name=name, range=window.label)}
-
-
-def _plain(value: Any) -> dict[str, Any]:
-    from jobtrail.web.pages.fallback import as_plain
-
-    out: dict[str, Any] = as_plain(value)
-    return out
 
 
 def _name(params: Mapping[str, str]) -> str:

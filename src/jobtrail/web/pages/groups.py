@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from jobtrail import insights
 from jobtrail.model import JobFilter
-from jobtrail.query import JobQuery
 from jobtrail.states import STATES
 from jobtrail.web.pages import charts
 from jobtrail.web.pages.routing import html_errors, store_of
@@ -68,13 +68,10 @@ def resource_page(request: Request, resource: str) -> Response:
         raise PageError(400, "a resource looks like Type:id, e.g. Book:123")
     now = time.time()
     store = store_of(request)
-    flt = JobFilter(resource=resource)
     cursor = request.query_params.get("cursor") or None
-    page = JobQuery(store, flt).page(limit=100, cursor=cursor)
-    counts = store.counts(flt, "state")
-    names = store.counts(flt, "name")
+    detail = insights.resource_detail(store, resource, limit=100, cursor=cursor)
     return render(request, "resource.html", {
-        "viewer": viewer, "now": now, "resource": resource, "jobs": page.jobs,
-        "next_cursor": page.next_cursor, "counts": counts, "names": names,
-        "states": [s for s in STATES if counts.get(s)],
+        "viewer": viewer, "now": now, "resource": resource, "jobs": detail.page.jobs,
+        "next_cursor": detail.page.next_cursor, "counts": detail.counts, "names": detail.names,
+        "states": [s for s in STATES if detail.counts.get(s)],
     })

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from jobtrail import insights
 from jobtrail.states import STATES
 from jobtrail.web.pages import charts
-from jobtrail.web.pages.data import insight
-from jobtrail.web.pages.fallback import queue_rows
 from jobtrail.web.pages.routing import html_errors, store_of
 from jobtrail.web.pages.session import require
 from jobtrail.web.pages.view import render
@@ -28,7 +26,7 @@ def overview_page(request: Request) -> Response:
     viewer = require(request, "read")
     now = time.time()
     window = charts.Window.from_params(request.query_params, now)
-    data = insight("overview")(store_of(request), window.since, window.until, now=now)
+    data = insights.overview(store_of(request), window.since, window.until, now=now)
     label = window.label
 
     def embed(chart: str) -> str:
@@ -47,35 +45,15 @@ def overview_page(request: Request) -> Response:
     })
 
 
-def _queues(request: Request, now: float) -> list[Any]:
-    fn = insight("queues")
-    if fn is not None:
-        try:
-            return list(fn(store_of(request), now))
-        except (AttributeError, NotImplementedError):
-            pass
-    return queue_rows(store_of(request))
-
-
 @router.get("/queues", include_in_schema=False)
 @html_errors
 def queues_page(request: Request) -> Response:
     viewer = require(request, "read")
     now = time.time()
     store = store_of(request)
-    levels = store.queue_levels() if hasattr(store, "queue_levels") else None
-    return render(request, "queues.html", {"viewer": viewer, "now": now, "queues": _queues(request, now),
-                                           "levels": levels, "live": True})
-
-
-def _workers(request: Request, now: float) -> list[Any] | None:
-    fn = insight("workers")
-    store = store_of(request)
-    if fn is not None:
-        return list(fn(store, now))
-    if hasattr(store, "workers"):
-        return list(store.workers())
-    return None
+    return render(request, "queues.html", {"viewer": viewer, "now": now,
+                                           "queues": insights.queues(store, now),
+                                           "levels": store.queue_levels(), "live": True})
 
 
 @router.get("/workers", include_in_schema=False)
@@ -84,4 +62,5 @@ def workers_page(request: Request) -> Response:
     viewer = require(request, "read")
     now = time.time()
     return render(request, "workers.html", {"viewer": viewer, "now": now,
-                                            "workers": _workers(request, now), "live": True})
+                                            "workers": insights.workers(store_of(request), now),
+                                            "live": True})

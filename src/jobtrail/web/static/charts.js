@@ -154,8 +154,8 @@
   }
 
   function heatmapChart(cfg) {
-    var times = [], index = {};
-    cfg.cells.forEach(function (c) { if (!(c[0] in index)) { index[c[0]] = times.length; times.push(c[0]); } });
+    var times = cfg.times || [], index = {};
+    times.forEach(function (t, i) { index[t] = i; });
     var max = 1;
     var data = cfg.cells.map(function (c) { max = Math.max(max, c[2]); return [index[c[0]], c[1], c[2]]; });
     return {
