@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from jobtrail import insights
+from jobtrail.model import JobFilter
 from jobtrail.states import STATES
 from jobtrail.web.pages import charts
 from jobtrail.web.pages.routing import html_errors, store_of
@@ -26,7 +27,11 @@ def overview_page(request: Request) -> Response:
     viewer = require(request, "read")
     now = time.time()
     window = charts.Window.from_params(request.query_params, now)
-    data = insights.overview(store_of(request), window.since, window.until, now=now)
+    store = store_of(request)
+    data = insights.overview(store, window.since, window.until, now=now)
+    # The boxes link to /jobs?state=…&range=…, so they count what that list shows: jobs created
+    # in the span, by their state now (insights' counts are transitions, every attempt's).
+    counts = store.counts(JobFilter(since=window.since), "state")
     label = window.label
 
     def embed(chart: str) -> str:
@@ -34,7 +39,8 @@ def overview_page(request: Request) -> Response:
 
     return render(request, "overview.html", {
         "viewer": viewer, "now": now, "window": window, "ranges": charts.RANGES, "data": data,
-        "states": [s for s in STATES if data.counts.get(s)], "total": sum(data.counts.values()),
+        "counts": counts, "states": [s for s in STATES if counts.get(s)],
+        "total": sum(counts.values()),
         "live": True,
         "throughput": charts.series_chart(data.throughput, "Jobs finished", "count", kind="bar",
                                           stack=True, embed=embed("throughput")),

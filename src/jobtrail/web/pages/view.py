@@ -88,6 +88,8 @@ def _rate(value: float | None) -> str:
         return "–"
     if value == 0:
         return "0"
+    if value < 0.1:
+        return f"{value:.2g}"
     return f"{value:.2f}" if value < 10 else f"{value:.0f}"
 
 
