@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 import uvicorn
 
+from conftest import need
 from jobtrail import Settings, Trail
 from jobtrail.demo import generate_events
 from jobtrail.web import asgi_app
-from conftest import need
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -62,7 +62,8 @@ def _events() -> list[dict[str, Any]]:
         at = NOW - 3600 + i * 600
         out += [
             {"job_id": job, "type": "queued", "at": at, "name": XSS_NAME, "batch": XSS_BATCH,
-             "resources": [XSS_RESOURCE], "labels": {"workspace": XSS["img"], "note": XSS["script"], "url": XSS["js"]},
+             "resources": [XSS_RESOURCE],
+             "labels": {"workspace": XSS["img"], "note": XSS["script"], "url": XSS["js"]},
              "args": {"payload": XSS["close"], "link": XSS["js"]}},
             {"job_id": job, "type": "started", "at": at + 5, "worker": XSS["script"]},
             {"job_id": job, "type": "failed", "at": at + 5 + run,
