@@ -24,6 +24,7 @@ import uvicorn
 from conftest import need
 from jobtrail import Settings, Trail
 from jobtrail.demo import generate_events
+from jobtrail.demo_fleet import fleet
 from jobtrail.web import asgi_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -84,6 +85,11 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
             trail.ingest(events)
         result = trail.ingest(_events())
         assert not result.rejected, result.rejected
+        workers, periodic = fleet(NOW, seed=11)
+        for worker in workers:
+            trail.store.beat_worker(worker)
+        for spec in periodic:
+            trail.store.declare_periodic(spec)
     return url
 
 

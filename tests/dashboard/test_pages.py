@@ -171,3 +171,19 @@ def test_batch_page_with_highlight_marks_that_job(dash: Server, watched: Watched
     watched.open(dash.url + f"/batches/{batch}")
     assert watched.page.locator("#highlighted").count() == 0
     assert _chart_config(watched)["highlight"] is None
+
+
+def test_workers_page_lists_every_heartbeat_and_flags_the_silent_one(dash: Server,
+                                                                      watched: Watched) -> None:
+    watched.open(dash.url + "/workers")
+    rows = watched.page.locator("#workers tbody tr")
+    assert rows.count() == 8
+    silent = watched.page.locator("#workers tbody tr", has_text="silent")
+    assert silent.count() == 1 and "worker-7" in silent.inner_text()
+
+
+def test_name_page_shows_the_periodic_schedule(dash: Server, watched: Watched) -> None:
+    watched.open(dash.url + "/names/hot_score_refresh")
+    schedule = watched.page.locator("section.periodic")
+    assert schedule.count() == 1
+    assert schedule.locator(".state").inner_text() in ("ok", "late", "down", "never")
