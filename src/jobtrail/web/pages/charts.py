@@ -27,6 +27,7 @@ __all__ = ["CHARTS", "Ctx", "Window", "build", "series_chart"]
 
 Config = dict[str, Any]
 RANGES = ("1h", "6h", "24h", "7d", "30d")
+RUN_POINTS = 500  # earlier runs drawn next to this one (the newest; the sentence says how many)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +128,11 @@ def _name_load(store: Store, name: str, window: Window) -> Any:
 def run_compare(ctx: Ctx) -> Config:
     store, params, now = ctx.store, ctx.params, ctx.now
     job = _job(store, params)
-    comparison = ctx.call("compare_run", job)
-    points = [{"t": _ms(p[0]), "run": p[1], "wait": p[2], "id": p[3]} for p in comparison.points
-              if p[1] is not None]
-    if job.run is not None and not any(p["id"] == job.id for p in points):
-        points.append({"t": _ms(job.finished_at or now), "run": job.run, "wait": job.wait,
-                       "id": job.id})
+    comparison = ctx.call("compare_run", job, max_points=RUN_POINTS)
+    # [finished ms, run, wait, job id]: compact, as a busy name fills the chart with points.
+    points = [[_ms(p[0]), p[1], p[2], p[3]] for p in comparison.points if p[1] is not None]
+    if job.run is not None:
+        points.append([_ms(job.finished_at or now), job.run, job.wait, job.id])
     return {"kind": "runs", "title": f"This run against earlier runs of {job.name or job.id}",
             "unit": "duration", "points": points, "highlight": job.id, "usual": comparison.usual_run,
             "sentence": comparison.sentence, "embed": _embed("run-compare", job=job.id)}

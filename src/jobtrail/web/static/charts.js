@@ -66,8 +66,8 @@
 
   function runsChart(cfg) {
     var normal = [], mine = [];
-    cfg.points.forEach(function (p) {
-      (p.id === cfg.highlight ? mine : normal).push({ value: [p.t, p.run], id: p.id, wait: p.wait });
+    cfg.points.forEach(function (p) {  // [finished ms, run s, wait s, job id]
+      (p[3] === cfg.highlight ? mine : normal).push({ value: [p[0], p[1]], id: p[3], wait: p[2] });
     });
     var usual = cfg.usual === null || cfg.usual === undefined ? [] :
       [{ yAxis: cfg.usual, name: "usual" }];
