@@ -74,6 +74,10 @@ def _events() -> list[dict[str, Any]]:
         name = "to_kill" if job == KILLABLE else "bulk_target"
         out += [{"job_id": job, "type": "queued", "at": NOW - 120, "name": name, "queue": "ops"},
                 {"job_id": job, "type": "started", "at": NOW - 100, "worker": "w1"}]
+    for job in ("delete-1", "delete-2"):
+        out += [{"job_id": job, "type": "queued", "at": NOW - 300, "name": "delete_target"},
+                {"job_id": job, "type": "started", "at": NOW - 290},
+                {"job_id": job, "type": "succeeded", "at": NOW - 280}]
     return out
 
 

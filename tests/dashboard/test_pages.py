@@ -147,6 +147,22 @@ def test_bulk_kill_shows_the_dry_run_count_first_then_kills(dash: Server, watche
     store.close()
 
 
+def test_bulk_delete_shows_the_dry_run_count_first_then_deletes(dash: Server, watched: Watched,
+                                                                demo_url: str) -> None:
+    watched.open(dash.url + "/jobs?name=delete_target")
+    watched.page.click("#bulk-delete")
+    watched.page.wait_for_load_state("load")
+    assert watched.page.locator("#dry-run strong").inner_text() == "2"
+    store = open_store(demo_url)
+    assert store.count(JobFilter(names=("delete_target",))) == 2
+    watched.page.click("#confirm")
+    watched.page.wait_for_load_state("load")
+    assert "2 jobs deleted" in watched.page.locator(".notice").inner_text()
+    assert store.count(JobFilter(names=("delete_target",))) == 0
+    assert watched.page.locator("td.empty").count() == 1
+    store.close()
+
+
 def _chart_config(watched: Watched, index: int = 0) -> Any:
     return watched.page.evaluate(
         f"() => JSON.parse(document.querySelectorAll('script.chart-config')[{index}].textContent)")
