@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobtrail.durations import format_duration
-from jobtrail.insights.series import Series, choose_step, level_at, load
+from jobtrail.insights.series import Levels, Series, choose_step, load
 from jobtrail.model import Job, JobFilter
 from jobtrail.sketch import bucket_of, quantiles
 from jobtrail.store.base import Store
@@ -246,15 +246,17 @@ def busy_context(
     step = choose_step(since, until, now)
     marks = {k: v for k, v in (("queued", job.queued_at), ("started", job.started_at),
                                ("finished", job.finished_at)) if v is not None}
-    series = load(store, since, until, step)
     at = job.started_at
     ref = at if at is not None else job.finished_at if job.finished_at is not None else now
-    queued, running = level_at(store, ref)
+    week_start = ref - usual_days * DAY
+    levels = Levels(store, min(since // step * step, week_start))
+    series = load(store, since, until, step, levels=levels)
+    queued, running = levels.at(ref)
     if job.queued_at is not None and job.queued_at // 60 < ref // 60:
         queued = max(0, queued - 1)  # this job itself, waiting at the start of that minute
-    week = load(store, ref - usual_days * DAY, ref // 3600 * 3600, 3600)
-    levels = [sum(v or 0.0 for v in values) for _, values in week.points]
-    usual = statistics.median(levels) if levels else None
+    week = load(store, week_start, ref // 3600 * 3600, 3600, levels=levels)
+    levels_by_hour = [sum(v or 0.0 for v in values) for _, values in week.points]
+    usual = statistics.median(levels_by_hour) if levels_by_hour else None
     current = queued + running
     ratio = current / usual if usual else None
     if at is not None:
@@ -266,6 +268,8 @@ def busy_context(
     if usual is not None:
         if ratio is None:
             sentence += ", while usually nothing is queued or running" if current else ""
+        elif current == 0:
+            sentence += f", against a usual load of {usual:g}"
         elif 0.8 <= ratio <= 1.25:
             sentence += ", about the usual load"
         else:

@@ -19,6 +19,7 @@ from jobtrail.store.base import Store
 __all__ = [
     "MINUTE_ROLLUPS_KEPT",
     "STEPS",
+    "Levels",
     "Series",
     "choose_step",
     "count_series",
@@ -150,31 +151,54 @@ def percentile_series(
     return Series(step=step, names=tuple(f"p{round(q * 100)}" for q in qs), points=points)
 
 
+class Levels:
+    """Load levels at several instants for the price of one sum over all history: the level at
+    `origin` (rounded down to the hour), then only the deltas after it for each later instant."""
+
+    def __init__(self, store: Store, origin: float, names: Sequence[str] = (),
+                 queues: Sequence[str] = ()) -> None:
+        self.store, self.names, self.queues = store, names, queues
+        self.origin = origin // 3600 * 3600
+        self.base = self._sum(None, self.origin)
+
+    def _sum(self, since: float | None, until: float) -> tuple[int, int]:
+        level = {m: 0 for m in LOAD}
+        for _, _, metric, n in self.store.rollup_totals(since, until, self.names, self.queues,
+                                                        LOAD):
+            level[metric] += n
+        return level["load:queued"], level["load:running"]
+
+    def raw(self, at: float) -> tuple[int, int]:
+        """The running sums (which a late event can leave briefly negative) before `at`'s minute."""
+        at = at // 60 * 60
+        if at < self.origin:
+            return self._sum(None, at)
+        queued, running = self._sum(self.origin, at) if at > self.origin else (0, 0)
+        return self.base[0] + queued, self.base[1] + running
+
+    def at(self, at: float) -> tuple[int, int]:
+        """(queued, running) at the start of the minute holding `at` (of the hour, once per-minute
+        roll-ups are compacted)."""
+        queued, running = self.raw(at)
+        return max(0, queued), max(0, running)
+
+
 def level_at(store: Store, at: float, names: Sequence[str] = (),
              queues: Sequence[str] = ()) -> tuple[int, int]:
-    """(queued, running) at the start of the minute holding `at` (of the hour, once per-minute
-    roll-ups are compacted): the sum of every load delta before it."""
-    queued, running = _level(store, at, names, queues)
-    return max(0, queued), max(0, running)
-
-
-def _level(store: Store, at: float, names: Sequence[str], queues: Sequence[str]) -> tuple[
-    int, int
-]:
-    level = {m: 0 for m in LOAD}
-    for _, _, metric, n in store.rollup_totals(None, at // 60 * 60, names, queues, LOAD):
-        level[metric] += n
-    return level["load:queued"], level["load:running"]
+    """(queued, running) at the start of the minute holding `at`: every load delta before it."""
+    return Levels(store, at, names, queues).at(at)
 
 
 def load(store: Store, since: float, until: float, step: int, names: Sequence[str] = (),
-         queues: Sequence[str] = ()) -> Series:
+         queues: Sequence[str] = (), levels: Levels | None = None) -> Series:
     """Queued and running jobs at the end of each bucket (like `query.load_series`), the level
-    before the window summed in the database rather than read row by row."""
+    before the window summed in the database rather than read row by row; pass `levels` (for the
+    same names and queues) to share that sum between several windows."""
     starts = grid(since, until, step)
     if not starts:
         return Series(step=step, names=("queued", "running"), points=[])
-    queued, running = _level(store, starts[0], names, queues)
+    levels = levels or Levels(store, starts[0], names, queues)
+    queued, running = levels.raw(starts[0])
     deltas: dict[tuple[int, str], int] = defaultdict(int)
     for t, _, _, metric, n in store.rollup_counts(starts[0], until, names, queues, LOAD, step):
         deltas[(t, metric)] += n
