@@ -59,7 +59,7 @@ def _events() -> list[dict[str, Any]]:
     """Jobs the tests need beside the generated history: an XSS job (name, args, error, labels,
     batch and resource all payloads), an earlier run of its name, and running jobs to kill."""
     out: list[dict[str, Any]] = []
-    for i, (job, run) in enumerate(((XSS_JOB, 30.0), ("xss-earlier-1", 10.0), ("xss-earlier-2", 12.0))):
+    for i, (job, run) in enumerate((("xss-earlier-1", 10.0), ("xss-earlier-2", 12.0), (XSS_JOB, 30.0))):
         at = NOW - 3600 + i * 600
         out += [
             {"job_id": job, "type": "queued", "at": at, "name": XSS_NAME, "batch": XSS_BATCH,

@@ -26,7 +26,7 @@
     var series = cfg.series.map(function (s, i) {
       var out = {
         name: s.name, type: s.type === "bar" ? "bar" : "line", data: s.data, showSymbol: false,
-        connectNulls: false, color: SERIES_COLORS[s.name],
+        connectNulls: unit === "duration", color: SERIES_COLORS[s.name],
         stack: s.stack ? "total" : undefined, areaStyle: s.area ? { opacity: 0.25 } : undefined
       };
       if (i === 0 && cfg.marks && cfg.marks.length) {
@@ -59,7 +59,8 @@
         }
       },
       xAxis: { type: "time" },
-      yAxis: { type: "value", min: 0, axisLabel: { formatter: axisValue(unit) } },
+      yAxis: { type: "value", min: 0, minInterval: unit === "count" ? 1 : undefined,
+               axisLabel: { formatter: axisValue(unit) } },
       series: series
     };
   }
