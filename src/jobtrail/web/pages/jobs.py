@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -79,7 +80,7 @@ def jobs_page(request: Request) -> Response:
 async def bulk(request: Request) -> Response:
     """Step 1 (no `confirm`): show how many jobs would change. Step 2: change them."""
     form = await read_form(request)
-    return _bulk(request, form)
+    return await run_in_threadpool(_bulk, request, form)  # the store is synchronous
 
 
 @html_errors
@@ -112,7 +113,7 @@ def _bulk(request: Request, form: Form) -> Response:
 @router.post("/jobs/{job_id:path}/kill", include_in_schema=False)
 async def kill(request: Request, job_id: str) -> Response:
     form = await read_form(request)
-    return _kill(request, job_id, form)
+    return await run_in_threadpool(_kill, request, job_id, form)
 
 
 @html_errors
