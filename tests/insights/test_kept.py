@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from jobtrail.insights import kept
+from jobtrail import insights
+from jobtrail.insights import kept, series
 
 from .conftest import T0, H, Spec, history, ingest
 
@@ -45,3 +46,19 @@ def test_kept_step_histograms_answer_like_a_direct_read(trail: Any, step: int) -
     for _ in range(2):
         assert kept.histograms_per_step(store, "wait", since, until, step, merge=3) == (
             store.rollup_histograms("wait", since, until, step=step, merge=3))
+
+
+def test_a_ttl_of_zero_reads_everything_afresh(trail: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given keeping switched off for the process
+    monkeypatch.setattr(kept, "KEEP_TTL", 0.0)
+    monkeypatch.setattr(series, "BASE_TTL", 0.0)
+    ingest(trail, history(44))
+    now = T0 + 3 * H
+    first = insights.overview(trail.store, T0, now, now=now)
+    # When a late job arrives about a past hour
+    ingest(trail, [Spec("late", "zz", T0 + H + 10, T0 + H + 20, T0 + H + 30)])
+    # Expect the next overview to show it at once: its name row and its run in the load
+    again = insights.overview(trail.store, T0, now, now=now)
+    assert "zz" not in {r.name for r in first.names}
+    assert {r.name: r.succeeded for r in again.names}["zz"] == 1
+    assert again.counts["succeeded"] == first.counts["succeeded"] + 1

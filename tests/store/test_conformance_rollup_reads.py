@@ -96,7 +96,7 @@ def test_totals_count_old_edges_by_whole_hours_once_minutes_are_compacted(trail:
     assert got == sorted((*k, n) for k, n in expected.items())
 
 
-@pytest.mark.parametrize("step", [60, 300, 3600, 2 * H])
+@pytest.mark.parametrize("step", [60, 300, 3600, 2 * H, 86400])
 def test_histograms_per_step_bucket_each_run_by_when_it_ended(trail: Any, step: int) -> None:
     # Given jobs with known run times
     jobs = _jobs(4)
@@ -106,9 +106,9 @@ def test_histograms_per_step_bucket_each_run_by_when_it_ended(trail: Any, step: 
     got = trail.store.rollup_histograms("run", since, until, names=["a"], step=step)
     # Expect (bucket start, name, queue, duration bucket, n) exactly as brute force gives them
     expected: Counter[tuple[int, str, str, int]] = Counter()
-    res = 60 if step < H else H
+    res = 86400 if step % 86400 == 0 else 60 if step < H else H
     for j in jobs:
-        if j["name"] == "a" and since // res * res <= j["ended"] < until:
+        if j["name"] == "a" and since // res * res <= j["ended"] // res * res < until:
             expected[(int(j["ended"] // step * step), j["name"], j["queue"],
                       bucket_of(j["ended"] - j["started"]))] += 1
     assert got == sorted((*k, n) for k, n in expected.items())

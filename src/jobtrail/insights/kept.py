@@ -20,7 +20,8 @@ from jobtrail.store.base import Store
 __all__ = ["KEEP_TTL", "forget", "histograms", "histograms_per_step", "totals"]
 
 KEEP_TTL = 300.0
-"""Seconds a process keeps what it read of whole past hours."""
+"""Seconds a process keeps what it read of whole past hours (read at each call: set it to 0 to
+read everything afresh every time)."""
 HOUR = 3600
 _MAX = 32
 """Entries kept at most: a busy name's 14-day histograms per step are ~20,000 small rows."""
@@ -33,6 +34,10 @@ def forget() -> None:
     """Drop everything kept (benchmarks time a first page load with it)."""
     with _lock:
         _kept.clear()
+
+
+def _ttl(ttl: float | None) -> float:
+    return KEEP_TTL if ttl is None else ttl
 
 
 def _keep(key: tuple[Any, ...], read: Callable[[], T], ttl: float) -> T:
@@ -61,9 +66,9 @@ def _split(since: float, until: float) -> tuple[int, int] | None:
 
 def totals(store: Store, since: float, until: float, names: Sequence[str] = (),
            queues: Sequence[str] = (), metrics: Sequence[str] = (),
-           ttl: float = KEEP_TTL) -> list[tuple[str, str, str, int]]:
+           ttl: float | None = None) -> list[tuple[str, str, str, int]]:
     """`store.rollup_totals(since, until, …)`, its whole hours kept."""
-    hours = _split(since, until)
+    hours, ttl = _split(since, until), _ttl(ttl)
     if hours is None or ttl <= 0:
         return store.rollup_totals(since, until, names, queues, metrics)
     h0, h1 = hours
@@ -79,12 +84,12 @@ def totals(store: Store, since: float, until: float, names: Sequence[str] = (),
 
 
 def histograms(store: Store, kind: str, since: float, until: float, names: Sequence[str] = (),
-               queues: Sequence[str] = (), ttl: float = KEEP_TTL) -> list[
+               queues: Sequence[str] = (), ttl: float | None = None) -> list[
     tuple[int, str, str, int, int]
 ]:
     """`store.rollup_histograms(kind, since, until, …)` over the whole span (step None), its
     whole hours kept."""
-    hours = _split(since, until)
+    hours, ttl = _split(since, until), _ttl(ttl)
     if hours is None or ttl <= 0:
         return store.rollup_histograms(kind, since, until, names, queues)
     h0, h1 = hours
@@ -102,10 +107,10 @@ def histograms(store: Store, kind: str, since: float, until: float, names: Seque
 
 def histograms_per_step(store: Store, kind: str, since: int, until: float, step: int,
                         names: Sequence[str] = (), queues: Sequence[str] = (), merge: int = 1,
-                        ttl: float = KEEP_TTL) -> list[tuple[int, str, str, int, int]]:
+                        ttl: float | None = None) -> list[tuple[int, str, str, int, int]]:
     """`store.rollup_histograms(kind, since, until, …, step, merge)` from a step-aligned `since`,
     the buckets that ended before the current one kept."""
-    full = math.floor(until / step) * step
+    full, ttl = math.floor(until / step) * step, _ttl(ttl)
     if full <= since or ttl <= 0:
         return store.rollup_histograms(kind, since, until, names, queues, step, merge)
     key = ("steps", store.url, kind, since, full, tuple(names), tuple(queues), step, merge)

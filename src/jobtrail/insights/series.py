@@ -209,7 +209,8 @@ def percentile_series(
 
 
 BASE_TTL = 300.0
-"""Seconds a process reuses an all-history load sum (see `Levels`)."""
+"""Seconds a process reuses an all-history load sum (see `Levels`; read at each call: set it to
+0 to sum afresh every time)."""
 Level = tuple[int, int]
 _BASES: dict[tuple[str, tuple[str, ...], tuple[str, ...]], dict[int, tuple[float, Level]]] = {}
 _BASES_LOCK = threading.Lock()
@@ -234,9 +235,10 @@ class Levels:
     """
 
     def __init__(self, store: Store, origin: float, names: Sequence[str] = (),
-                 queues: Sequence[str] = (), ttl: float = BASE_TTL) -> None:
+                 queues: Sequence[str] = (), ttl: float | None = None) -> None:
         self.store, self.names, self.queues = store, names, queues
         self.origin = int(origin // 3600 * 3600)
+        ttl = BASE_TTL if ttl is None else ttl
         self.base = self._base(ttl) if ttl > 0 else self._sum(None, self.origin)
 
     def _base(self, ttl: float) -> Level:

@@ -367,7 +367,7 @@ def read_histograms(
         return [
             (start, *sids[sid], db, n) for (sid, db), n in sorted(whole.items()) if n > 0
         ]
-    res = MINUTE if step < HOUR else HOUR
+    res = DAY if step % DAY == 0 else MINUTE if step < HOUR else HOUR  # as read_counts
     cond = _span(h, res, None if since is None else since // res * res, until, sids)
     t = h.c.t if step == res else (h.c.t // step) * step
     per_step = conn.execute(
