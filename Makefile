@@ -60,3 +60,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis
+
+.PHONY: example-celery
+example-celery: $(STAMP)  ## the Celery example (needs Redis): examples/celery/run.sh
+	$(BIN)/python -m pip install --quiet -e '.[celery,redis]'
+	examples/celery/run.sh

@@ -118,3 +118,5 @@ def test_edges_sum_histogram_buckets_up_to_each_edge(store: Any) -> None:
     # runs of 2 s, 60 s (two attempts), 600 s: under 30 s, under 100 s, and above every edge
     assert coarse.buckets[("a.second", "q2", "run")] == {edges[1]: 1, edges[2]: 1}
     assert coarse.buckets[("c.third", "q1", "run")] == {bucket_of(595.0): 1}
+    # a bounded span takes the hourly rows (another query on each backend) and agrees
+    assert store.series_totals(T0, T0 + 9 * HOUR, edges=edges).buckets == coarse.buckets

@@ -1,7 +1,7 @@
 """`jobtrail demo`: a throwaway SQLite database with realistic generated history, to look around in.
 
 It prints what `jobtrail stats --by name` and `jobtrail jobs` show for that database and how to point
-other commands at it, then serves it over HTTP API v1 (the dashboard joins that server later).
+other commands at it, then serves it: the dashboard at / and HTTP API v1 under /api/v1.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from rich.text import Text
 from jobtrail.client import Trail
 from jobtrail.config import Settings
 from jobtrail.demo import generate_events
+from jobtrail.demo_fleet import fleet
 from jobtrail.errors import InvalidInput, StoreError
 from jobtrail.server import serve as run_server
 
@@ -51,6 +52,11 @@ def _fill(cli: Cli, url: str, jobs: int, days: float, seed: int) -> None:
             if result.rejected:
                 raise StoreError(f"the demo generated an invalid event: {result.rejected[0].error}")
             advance(sum(1 for e in events if e["type"] == "queued"))
+        workers, periodic = fleet(time.time(), seed)
+        for worker in workers:
+            trail.store.beat_worker(worker)
+        for spec in periodic:
+            trail.store.declare_periodic(spec)
 
 
 @guard
@@ -89,5 +95,6 @@ def demo(
     cli.out.print(f"Or:            export JOBTRAIL_URL={url}")
     if serve:
         cli.out.print()
-        cli.out.print(f"Serving it at http://127.0.0.1:{port}/api/v1/jobs  (Ctrl-C to stop)")
+        cli.out.print(f"Dashboard:     http://127.0.0.1:{port}/  (Ctrl-C to stop)")
+        cli.out.print(f"HTTP API:      http://127.0.0.1:{port}/api/v1/jobs")
         run_server(url, port=port, settings=Settings())

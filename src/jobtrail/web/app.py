@@ -17,6 +17,7 @@ from jobtrail.web import errors, fleet_api
 from jobtrail.web.alerts import router as alerts_router
 from jobtrail.web.api import metrics_router, router
 from jobtrail.web.auth import TokenTable
+from jobtrail.web.pages import install as install_dashboard
 from jobtrail.web.responses import JsonResponse
 
 __all__ = ["app_from_env", "asgi_app"]
@@ -60,6 +61,7 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
     app.include_router(fleet_api.router)
     app.include_router(metrics_router)
     app.include_router(alerts_router)
+    install_dashboard(app)
     return app
 
 
