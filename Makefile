@@ -56,6 +56,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/storage.py --jobs $(BENCH_JOBS) --backend sqlite
 	$(BIN)/python bench/client.py --jobs $(BENCH_JOBS)
 	$(BIN)/python bench/http_ingest.py --jobs 20000 --backend sqlite
+	$(BIN)/python bench/health.py --jobs $(BENCH_JOBS) --backend sqlite
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis
+
+.PHONY: example-celery
+example-celery: $(STAMP)  ## the Celery example (needs Redis): examples/celery/run.sh
+	$(BIN)/python -m pip install --quiet -e '.[celery,redis]'
+	examples/celery/run.sh

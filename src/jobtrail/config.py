@@ -30,7 +30,8 @@ class Settings:
 
     Environment variables (see `from_env`): JOBTRAIL_URL, JOBTRAIL_TOKEN, JOBTRAIL_RETENTION
     (comma-separated rules such as "succeeded=7d,reports.send=1d"), JOBTRAIL_MINUTE_ROLLUP_DAYS,
-    JOBTRAIL_FLUSH_INTERVAL, JOBTRAIL_BATCH_SIZE, JOBTRAIL_BUFFER_SIZE, JOBTRAIL_HEARTBEAT_INTERVAL;
+    JOBTRAIL_FLUSH_INTERVAL, JOBTRAIL_BATCH_SIZE, JOBTRAIL_BUFFER_SIZE, JOBTRAIL_HEARTBEAT_INTERVAL,
+    JOBTRAIL_METRICS_MAX_NAMES;
     for the server JOBTRAIL_TOKENS (comma-separated "scopes:token") and JOBTRAIL_TOKENS_FILE (one
     "scopes:token" per line, # comments), JOBTRAIL_MAX_EVENTS, JOBTRAIL_MAX_BODY_BYTES.
     """
@@ -48,6 +49,8 @@ class Settings:
     """Server tokens as "scopes:secret" (scopes joined by +) or "scopes:sha256:<hex>" (hashed)."""
     max_events: int = 10_000
     max_body_bytes: int = 10 * 1024 * 1024
+    metrics_max_names: int = 200
+    """Job names (and queues) /metrics labels by name; the rest fold into `other`."""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -69,6 +72,7 @@ class Settings:
                 tokens=_tokens(env),
                 max_events=int(env.get("JOBTRAIL_MAX_EVENTS", 10_000)),
                 max_body_bytes=int(env.get("JOBTRAIL_MAX_BODY_BYTES", 10 * 1024 * 1024)),
+                metrics_max_names=_positive("JOBTRAIL_METRICS_MAX_NAMES", env, 200),
             )
         except (InvalidInput, ValueError) as exc:
             raise ConfigError(f"invalid jobtrail setting: {exc}") from None
@@ -76,6 +80,13 @@ class Settings:
     def resolved_url(self) -> str:
         """The URL to use: the configured one, else the default SQLite file."""
         return self.url or default_url()
+
+
+def _positive(key: str, env: Mapping[str, str], default: int) -> int:
+    value = int(env.get(key, default))
+    if value < 1:
+        raise ValueError(f"{key} must be at least 1, got {value}")
+    return value
 
 
 def _tokens(env: Mapping[str, str]) -> tuple[str, ...]:

@@ -69,3 +69,16 @@ def test_the_api_rejects_bad_items_by_index_and_stores_the_rest(server: Server) 
         assert [(w["id"], w["state"], w["running"]) for w in workers] == [("w1", "busy", 2)]
         [a] = read.get("/api/v1/periodic").json()["periodic"]
         assert (a["name"], a["every"], a["state"], a["level"]) == ("a", 3600.0, "never", "healthy")
+
+
+def test_a_heartbeat_is_sent_in_the_background_without_any_job_or_flush(
+    make_trail: Any, sqlite_url: str
+) -> None:
+    import time
+
+    trail = make_trail(sqlite_url)
+    trail.worker_heartbeat("lonely", host="h", queues=["q"])
+    deadline = time.monotonic() + 10
+    while not trail.store.workers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [w["id"] for w in trail.store.workers()] == ["lonely"]

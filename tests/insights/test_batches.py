@@ -75,3 +75,12 @@ def test_a_finished_batch_has_no_eta_and_an_unknown_one_is_not_found(trail: Any)
     assert insights.batch_timeline(trail.store, "req", now=T0 + 10).eta is None
     with pytest.raises(NotFound):
         insights.batch_timeline(trail.store, "nope")
+
+
+def test_names_that_did_not_run_in_the_last_day_use_the_last_two_weeks(trail: Any) -> None:
+    now = T0 + 5 * 86400
+    old = [Spec(f"h{i}", "rare", T0 + i * 60, T0 + i * 60, T0 + i * 60 + 500) for i in range(5)]
+    ingest(trail, [*old, Spec("run", "rare", now - 100, now - 100, None, batch="req")])
+    tl = insights.batch_timeline(trail.store, "req", now=now)
+    assert tl.usual_runs == {"rare": pytest.approx(500, rel=0.01)}
+    assert tl.eta == pytest.approx(now - 100 + tl.usual_runs["rare"])

@@ -24,13 +24,14 @@ def test_the_name_page_charts_its_runs_waits_and_outcomes(trail: Any, now: float
     # Expect one step for every chart (3 h → per minute)
     assert {d.trend.step, d.wait.step, d.throughput.step, d.heatmap.step} == {60}
     assert len(d.trend.points) == 180
-    # the trend: p50 and p95 of the runs that ended in each minute
+    # the trend: p50 and p95 of the runs that ended in each minute (charts merge three sketch
+    # buckets per row: within 4 %)
     for t, (p50, p95) in d.trend.points:
         runs = [s.run for s in mine if s.run is not None and s.ended is not None
                 and t <= s.ended < t + 60]
         if runs:
-            assert p50 == pytest.approx(exact_quantile(runs, 0.5), rel=0.02)
-            assert p95 == pytest.approx(exact_quantile(runs, 0.95), rel=0.02)
+            assert p50 == pytest.approx(exact_quantile(runs, 0.5), rel=0.04)
+            assert p95 == pytest.approx(exact_quantile(runs, 0.95), rel=0.04)
         else:
             assert (p50, p95) == (None, None)
     # waits by when the job started
@@ -45,7 +46,11 @@ def test_the_name_page_charts_its_runs_waits_and_outcomes(trail: Any, now: float
         assert bad == sum(s.end == "failed" for s in ended)
         assert rate == (bad / (ok + bad) if ok + bad else None)
     # over-all statistics, and the newest failures first
-    assert d.stats.run.count == sum(1 for s in mine if s.run is not None)
+    runs = [s.run for s in mine if s.run is not None]
+    assert d.runs == len(runs)
+    assert d.p50_run == pytest.approx(exact_quantile(runs, 0.5), rel=0.02)
+    assert d.p95_wait == pytest.approx(
+        exact_quantile([s.wait for s in mine if s.wait is not None], 0.95), rel=0.02)
     failed = sorted((s for s in mine if s.end == "failed" and s.ended), key=lambda s: -s.queued)
     assert [j.id for j in d.recent_failures] == [s.id for s in failed[:5]]
     assert d.periodic is None

@@ -102,6 +102,9 @@ def test_without_history_or_a_start_the_sentence_says_so(trail: Any) -> None:
     waiting = insights.compare_run(trail.store, job(trail, "waiting"), now=T0 + 400)
     assert waiting.run is None and waiting.wait == 300.0
     assert waiting.sentence == ("has not run yet; waiting for 5m 00s so far, usual 3.0s (p100)")
+    ingest(trail, [Spec("gone", "new", T0 + 150, None, T0 + 170, end="cancelled")])
+    gone = insights.compare_run(trail.store, job(trail, "gone"), now=T0 + 400)
+    assert gone.sentence == "never ran"
 
 
 # ---- was the server busy? -------------------------------------------------------------------

@@ -12,6 +12,7 @@ from jobtrail.insights.series import (
     Series,
     choose_step,
     count_series,
+    counts_and_load,
     grid,
     level_at,
     load,
@@ -19,7 +20,7 @@ from jobtrail.insights.series import (
     ratio_series,
 )
 
-from .conftest import T0, H, exact_quantile, history, ingest, level, minute
+from .conftest import T0, H, Spec, exact_quantile, history, ingest, level, minute
 
 DAY = 86400
 
@@ -129,3 +130,26 @@ def test_levels_from_an_earlier_origin_match_the_sum_over_all_history(trail: Any
     # and a load read through them to equal one read alone
     assert load(trail.store, T0 + 2 * H, T0 + 3 * H, 60, levels=levels) == load(
         trail.store, T0 + 2 * H, T0 + 3 * H, 60)
+
+
+def test_counts_and_load_read_together_equal_each_read_alone(trail: Any) -> None:
+    ingest(trail, history(7, n=60))
+    metrics = ("entered:succeeded", "entered:failed")
+    counts, levels = counts_and_load(trail.store, T0 + 500, T0 + 3 * H, 300, metrics)
+    assert counts == count_series(trail.store, T0 + 500, T0 + 3 * H, 300, metrics)
+    assert levels == load(trail.store, T0 + 500, T0 + 3 * H, 300)
+    assert sum(v[0] or 0 for _, v in counts.points) > 0
+
+
+def test_a_kept_all_history_sum_serves_later_windows_until_it_expires(trail: Any) -> None:
+    # Given a history and the level read at an origin hour, which the process keeps
+    specs = history(8, n=80)
+    ingest(trail, specs)
+    assert Levels(trail.store, T0 + H).at(T0 + H) == level(specs, T0 + H)
+    # When a later window reuses it, it adds the hours since and still matches brute force
+    assert Levels(trail.store, T0 + 2 * H + 300).at(T0 + 2.5 * H) == level(specs, minute(T0 + 2.5 * H))
+    # A late job from before that origin shows once the sum is redone (ttl=0), not before
+    late = Spec("late", "a", T0 + 60, T0 + 120, None)
+    ingest(trail, [late])
+    assert Levels(trail.store, T0 + 2 * H).at(T0 + 2 * H) == level(specs, T0 + 2 * H)
+    assert Levels(trail.store, T0 + 2 * H, ttl=0).at(T0 + 2 * H) == level([*specs, late], T0 + 2 * H)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from jobtrail.sketch import bucket_of
+from jobtrail.sketch import ZERO_BUCKET, bucket_of
 
 H = 3600
 T0 = 1_700_000_000 // H * H  # an hour boundary
@@ -96,7 +96,7 @@ def test_totals_count_old_edges_by_whole_hours_once_minutes_are_compacted(trail:
     assert got == sorted((*k, n) for k, n in expected.items())
 
 
-@pytest.mark.parametrize("step", [60, 300, 3600, 2 * H])
+@pytest.mark.parametrize("step", [60, 300, 3600, 2 * H, 86400])
 def test_histograms_per_step_bucket_each_run_by_when_it_ended(trail: Any, step: int) -> None:
     # Given jobs with known run times
     jobs = _jobs(4)
@@ -106,9 +106,9 @@ def test_histograms_per_step_bucket_each_run_by_when_it_ended(trail: Any, step: 
     got = trail.store.rollup_histograms("run", since, until, names=["a"], step=step)
     # Expect (bucket start, name, queue, duration bucket, n) exactly as brute force gives them
     expected: Counter[tuple[int, str, str, int]] = Counter()
-    res = 60 if step < H else H
+    res = 86400 if step % 86400 == 0 else 60 if step < H else H
     for j in jobs:
-        if j["name"] == "a" and since // res * res <= j["ended"] < until:
+        if j["name"] == "a" and since // res * res <= j["ended"] // res * res < until:
             expected[(int(j["ended"] // step * step), j["name"], j["queue"],
                       bucket_of(j["ended"] - j["started"]))] += 1
     assert got == sorted((*k, n) for k, n in expected.items())
@@ -165,3 +165,25 @@ def test_find_values_refuses_a_field_that_is_not_a_column(trail: Any) -> None:
 
     with pytest.raises(InvalidInput, match="cannot read field 'doc'"):
         trail.store.find_values(JobFilter(), ("id", "doc"), 5, None)
+
+
+@pytest.mark.parametrize("step", [None, 600])
+def test_merged_histograms_count_adjacent_buckets_as_their_middle_one(
+    trail: Any, step: int | None
+) -> None:
+    # Given runs from 0 s (the zero bucket) and under a second to minutes
+    jobs = _jobs(7)
+    jobs[0]["ended"] = jobs[0]["started"]
+    _ingest(trail, jobs)
+    # When histograms are read with three buckets merged into one
+    since, until = T0, T0 + 4 * H
+    got = trail.store.rollup_histograms("run", since, until, step=step, merge=3)
+    # Expect each group of three reported as its middle bucket, the zero bucket kept apart
+    expected: Counter[tuple[int, str, str, int]] = Counter()
+    for j in jobs:
+        b = bucket_of(j["ended"] - j["started"])
+        middle = b if b == ZERO_BUCKET else (b + 1000) // 3 * 3 - 1000 + 1
+        t = int(since) if step is None else int(j["ended"] // step * step)
+        expected[(t, j["name"], j["queue"], middle)] += 1
+    assert got == sorted((*k, n) for k, n in expected.items())
+    assert any(k[3] == ZERO_BUCKET for k in expected) and any(k[3] < 0 < n for *k, n in got)

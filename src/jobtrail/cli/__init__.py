@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from . import db, demo, operating, reading, serve
+from . import db, demo, export, health, operating, reading, run, serve
+from .alerts import alerts
 from .context import Cli
 
 __all__ = ["app", "main"]
@@ -53,7 +54,11 @@ app.command("delete")(operating.delete)
 app.command("sweep")(operating.sweep)
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
+app.command("health")(health.health)
+app.command("run", context_settings={"allow_interspersed_args": False})(run.run)
+app.command("alerts")(alerts)
 app.add_typer(db.app, name="db")
+app.add_typer(export.app, name="export")
 
 
 def main() -> None:

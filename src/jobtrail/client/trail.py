@@ -297,6 +297,7 @@ class Trail:
         more interval). Sent in the background; `InvalidInput` for a bad schedule."""
         declared = periodic.spec(name, every=every, cron=cron, grace=grace, down_after=down_after)
         self._outbox.put("periodic", name, declared)
+        self._writer.start()  # its turn sends the outbox, also in a process that tracks no job
 
     def worker_heartbeat(
         self,
@@ -319,6 +320,7 @@ class Trail:
             self._writer.warn_once("worker", "jobtrail: bad worker heartbeat: %s", exc)
             return
         self._outbox.put("workers", value["id"], value)
+        self._writer.start()
 
     # ---- reading and operating ---------------------------------------------------------------
 

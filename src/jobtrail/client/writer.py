@@ -93,6 +93,11 @@ class Writer:
         if self._thread is None:
             self._start()
 
+    def start(self) -> None:
+        """Start the background thread if it is not running (it also starts on the first event)."""
+        if self._thread is None:
+            self._start()
+
     def _start(self) -> None:
         with self._lock:
             if self._thread is not None or self._closed:

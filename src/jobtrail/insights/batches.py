@@ -51,9 +51,23 @@ class BatchTimeline:
         }
 
 
-def _usual(store: Store, kind: str, name: str, now: float, days: float) -> float | None:
-    buckets = store.rollup_histogram(kind, now - days * DAY, now, (name,))[0]
-    return quantiles(buckets, (0.5,))[0.5]
+def _usual(store: Store, kind: str, names: list[str], now: float, days: float) -> dict[str, float]:
+    """Median `kind` seconds per name over the last day, or the last `days` for names that did
+    not run in it: one roll-up read for all names (a day is cheap at any volume)."""
+    out: dict[str, float] = {}
+    for span in (DAY, days * DAY):
+        missing = [n for n in names if n not in out]
+        if not missing:
+            break
+        merged: dict[str, dict[int, int]] = {}
+        for _, name, _, bucket, n in store.rollup_histograms(kind, now - span, now, missing):
+            merged.setdefault(name, {}).setdefault(bucket, 0)
+            merged[name][bucket] += n
+        for name, buckets in merged.items():
+            value = quantiles(buckets, (0.5,))[0.5]
+            if value is not None:
+                out[name] = value
+    return out
 
 
 def batch_timeline(
@@ -66,8 +80,9 @@ def batch_timeline(
     """The Gantt rows and ETA of one batch; unknown batches raise `NotFound`.
 
     The ETA assumes the unfinished jobs run side by side as they have so far: a running job ends
-    its name's usual run (median over the last `days`, from roll-ups) after it started, a queued
-    one waits and runs the usual times from now. When the batch finishes jobs more slowly than
+    its name's usual run (median over the last day, or the last `days` when it did not run in
+    the last day; from roll-ups) after it started, a queued one waits and runs the usual times
+    from now. When the batch finishes jobs more slowly than
     that, its own pace so far (finished jobs per second since its first start) gives a later ETA,
     and the later of the two wins.
     """
@@ -92,16 +107,16 @@ def batch_timeline(
     usual_runs: dict[str, float] = {}
     eta = None
     if unfinished:
-        usual_waits: dict[str, float] = {}
-        for name in sorted({g.name for g in unfinished}):
-            usual_runs[name] = _usual(store, "run", name, now, days) or 0.0
-            usual_waits[name] = _usual(store, "wait", name, now, days) or 0.0
+        names = sorted({g.name for g in unfinished})
+        usual_runs = _usual(store, "run", names, now, days)
+        usual_waits = _usual(store, "wait", names, now, days)
         ends = []
         for g in unfinished:
+            run = usual_runs.get(g.name, 0.0)
             if g.started_at is not None:
-                ends.append(max(now, g.started_at + usual_runs[g.name]))
+                ends.append(max(now, g.started_at + run))
             else:
-                ends.append(now + usual_waits[g.name] + usual_runs[g.name])
+                ends.append(now + usual_waits.get(g.name, 0.0) + run)
         eta = max(ends)
         done = summary.total - len(unfinished)
         if done and summary.first_started_at is not None and now > summary.first_started_at:

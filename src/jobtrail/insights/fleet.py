@@ -42,8 +42,8 @@ class WorkerRow:
     running: int
     last_seen: float
     age: float
-    started_at: float | None
-    silent: bool
+    started_at: float | None = None
+    silent: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

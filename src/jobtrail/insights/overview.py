@@ -10,8 +10,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from jobtrail.durations import format_duration, parse_instant
+from jobtrail.insights import kept
 from jobtrail.insights.fleet import QueueRow, queue_rows
-from jobtrail.insights.series import Series, choose_step, count_series, load, ratio_series
+from jobtrail.insights.series import Series, choose_step, counts_and_load, ratio_series
 from jobtrail.periodic import status
 from jobtrail.rollup import METRICS
 from jobtrail.sketch import quantiles
@@ -46,8 +47,6 @@ class NameRow:
     neither; `level` is the worst of the thresholds it crosses, which `reasons` name."""
 
     name: str
-    succeeded: int
-    failed: int
     succeeded_per_min: float
     failed_per_min: float
     failure_rate: float | None
@@ -55,6 +54,8 @@ class NameRow:
     p95_run: float | None
     last_success_at: float | None
     level: str
+    succeeded: int = 0
+    failed: int = 0
     reasons: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,7 +128,9 @@ def overview(
     thresholds: Thresholds | None = None,
 ) -> Overview:
     """The overview over [since, until) (Unix seconds, or spans back from now such as "6h"; until
-    defaults to now), all from roll-ups but the queue sizes, at a step giving 100–300 points."""
+    defaults to now), all from roll-ups but the queue sizes, at a step giving 100–300 points.
+    Whole past hours are kept a few minutes per process (`insights.kept`), so a refresh re-reads
+    only the edges of the span."""
     now = time.time() if now is None else now
     t = thresholds or Thresholds()
     start = parse_instant(since, now)
@@ -135,11 +138,11 @@ def overview(
     minutes = max(end - start, 1.0) / 60
     counts: dict[str, int] = defaultdict(int)
     per_name: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for name, _, metric, n in store.rollup_totals(start, end, metrics=ENTERED):
+    for name, _, metric, n in kept.totals(store, start, end, metrics=ENTERED):
         counts[metric.removeprefix("entered:")] += n
         per_name[name][metric] += n
     hist: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for _, name, _, bucket, n in store.rollup_histograms("run", start, end):
+    for _, name, _, bucket, n in kept.histograms(store, "run", start, end):
         hist[name][bucket] += n
     names = sorted(set(per_name) | set(hist))
     last = store.last_success(names) if names else {}
@@ -164,8 +167,9 @@ def overview(
             last_success_at=last_ok, level=level, reasons=reasons,
         ))
     step = choose_step(start, end, now)
-    throughput = count_series(store, start, end, step, ("entered:succeeded", "entered:failed"),
-                              columns=("succeeded", "failed"))
+    throughput, levels = counts_and_load(store, start, end, step,
+                                         ("entered:succeeded", "entered:failed"),
+                                         columns=("succeeded", "failed"))
     return Overview(
         since=start,
         until=end,
@@ -175,5 +179,5 @@ def overview(
         queues=queue_rows(store.queue_levels(), now),
         throughput=throughput,
         failure_rate=ratio_series(throughput, "failed"),
-        load=load(store, start, end, step),
+        load=levels,
     )

@@ -119,9 +119,9 @@ def _pct(p: float | None) -> str:
 
 
 def _run_sentence(run: float | None, running_for: float | None, usual: float | None,
-                  pct: float | None, days: float) -> str:
+                  pct: float | None, days: float, ended: bool) -> str:
     if run is None and running_for is None:
-        return "has not run yet"
+        return "never ran" if ended else "has not run yet"
     verb = "ran" if run is not None else "running for"
     value = run if run is not None else running_for
     assert value is not None
@@ -199,7 +199,8 @@ def compare_run(
     this_wait = job.wait if job.wait is not None else waiting_for
     run_pct, wait_pct = runs.percentile(this_run), waits.percentile(this_wait)
     parts = [
-        _run_sentence(job.run, running_for, usual_run, run_pct, days),
+        _run_sentence(job.run, running_for, usual_run, run_pct, days,
+                      job.finished_at is not None),
         _wait_sentence(job.wait, waiting_for, usual_wait, wait_pct),
     ]
     return RunComparison(

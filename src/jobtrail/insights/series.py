@@ -8,26 +8,34 @@ chart never has to guess where data is missing.
 from __future__ import annotations
 
 import math
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from jobtrail.insights import kept
 from jobtrail.sketch import quantiles
 from jobtrail.store.base import Store
 
 __all__ = [
+    "BASE_TTL",
     "MINUTE_ROLLUPS_KEPT",
     "STEPS",
     "Levels",
     "Series",
     "choose_step",
     "count_series",
+    "counts_and_load",
+    "forget_levels",
     "grid",
     "level_at",
     "load",
     "percentile_series",
+    "percentiles_of",
     "ratio_series",
+    "step_histograms",
 ]
 
 STEPS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
@@ -87,6 +95,25 @@ def grid(since: float, until: float, step: int) -> list[int]:
     return out
 
 
+def _sums(store: Store, starts: list[int], until: float, step: int, metrics: Sequence[str],
+          names: Sequence[str], queues: Sequence[str]) -> dict[tuple[int, str], int]:
+    sums: dict[tuple[int, str], int] = defaultdict(int)
+    if starts:
+        for t, _, _, metric, n in store.rollup_counts(starts[0], until, names, queues, metrics,
+                                                      step):
+            sums[(t, metric)] += n
+    return sums
+
+
+def _counts(starts: list[int], step: int, sums: dict[tuple[int, str], int],
+            metrics: Sequence[str], columns: Sequence[str]) -> Series:
+    return Series(
+        step=step,
+        names=tuple(columns or metrics),
+        points=[(float(t), [float(sums.get((t, m), 0)) for m in metrics]) for t in starts],
+    )
+
+
 def count_series(
     store: Store,
     since: float,
@@ -100,16 +127,26 @@ def count_series(
     """Counters (e.g. "entered:failed") summed over the matching series per bucket, zero-filled;
     `columns` names them (default: the metric names)."""
     starts = grid(since, until, step)
-    sums: dict[tuple[int, str], int] = defaultdict(int)
-    if starts:
-        for t, _, _, metric, n in store.rollup_counts(starts[0], until, names, queues, metrics,
-                                                      step):
-            sums[(t, metric)] += n
-    return Series(
-        step=step,
-        names=tuple(columns or metrics),
-        points=[(float(t), [float(sums.get((t, m), 0)) for m in metrics]) for t in starts],
-    )
+    return _counts(starts, step, _sums(store, starts, until, step, metrics, names, queues),
+                   metrics, columns)
+
+
+def counts_and_load(
+    store: Store,
+    since: float,
+    until: float,
+    step: int,
+    metrics: Sequence[str],
+    names: Sequence[str] = (),
+    queues: Sequence[str] = (),
+    columns: Sequence[str] = (),
+) -> tuple[Series, Series]:
+    """`count_series` and `load` over the same window from one read of the roll-ups (per-minute
+    rows are many at a million jobs; reading them once halves a page's cost)."""
+    starts = grid(since, until, step)
+    sums = _sums(store, starts, until, step, (*metrics, *LOAD), names, queues)
+    return (_counts(starts, step, sums, metrics, columns),
+            _load(store, starts, step, sums, names, queues, None))
 
 
 def ratio_series(counts: Series, part: str, name: str = "failure_rate") -> Series:
@@ -123,6 +160,39 @@ def ratio_series(counts: Series, part: str, name: str = "failure_rate") -> Serie
     return Series(step=counts.step, names=(name,), points=points)
 
 
+Histograms = dict[int, dict[int, int]]
+"""Duration histograms (sketch bucket → count) per bucket start."""
+
+
+def step_histograms(store: Store, kind: str, since: float, until: float, step: int,
+                    names: Sequence[str] = (), queues: Sequence[str] = (),
+                    merge: int = 1) -> Histograms:
+    """The roll-up histograms of `kind` per bucket, merged over the matching series: one read
+    that percentile charts and heatmaps can share (`merge` as in `Store.rollup_histograms`);
+    buckets that ended before the current one are kept a few minutes (`insights.kept`)."""
+    starts = grid(since, until, step)
+    hist: Histograms = defaultdict(lambda: defaultdict(int))
+    if starts:
+        for t, _, _, bucket, n in kept.histograms_per_step(store, kind, starts[0], until, step,
+                                                           names, queues, merge):
+            hist[t][bucket] += n
+    return hist
+
+
+def percentiles_of(hist: Histograms, since: float, until: float, step: int,
+                   qs: Sequence[float] = (0.5, 0.95)) -> Series:
+    """Percentiles per bucket of `step_histograms`' result (within the sketch's 1 %), None in
+    buckets with no observation; columns are named "p50", "p95"…"""
+    points: list[tuple[float, list[Value]]] = []
+    for t in grid(since, until, step):
+        if t in hist:
+            q = quantiles(hist[t], qs)
+            points.append((float(t), [q[x] for x in qs]))
+        else:
+            points.append((float(t), [None for _ in qs]))
+    return Series(step=step, names=tuple(f"p{round(q * 100)}" for q in qs), points=points)
+
+
 def percentile_series(
     store: Store,
     kind: str,
@@ -133,35 +203,68 @@ def percentile_series(
     queues: Sequence[str] = (),
     qs: Sequence[float] = (0.5, 0.95),
 ) -> Series:
-    """Percentiles of `kind` ("run" or "wait") per bucket from the roll-up histograms (within the
-    sketch's 1 %), None in buckets with no observation; columns are named "p50", "p95"…"""
-    starts = grid(since, until, step)
-    hist: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    if starts:
-        for t, _, _, bucket, n in store.rollup_histograms(kind, starts[0], until, names, queues,
-                                                          step):
-            hist[t][bucket] += n
-    points: list[tuple[float, list[Value]]] = []
-    for t in starts:
-        if t in hist:
-            q = quantiles(hist[t], qs)
-            points.append((float(t), [q[x] for x in qs]))
-        else:
-            points.append((float(t), [None for _ in qs]))
-    return Series(step=step, names=tuple(f"p{round(q * 100)}" for q in qs), points=points)
+    """Percentiles of `kind` ("run" or "wait") per bucket from the roll-up histograms."""
+    hist = step_histograms(store, kind, since, until, step, names, queues)
+    return percentiles_of(hist, since, until, step, qs)
+
+
+BASE_TTL = 300.0
+"""Seconds a process reuses an all-history load sum (see `Levels`; read at each call: set it to
+0 to sum afresh every time)."""
+Level = tuple[int, int]
+_BASES: dict[tuple[str, tuple[str, ...], tuple[str, ...]], dict[int, tuple[float, Level]]] = {}
+_BASES_LOCK = threading.Lock()
+
+
+def forget_levels() -> None:
+    """Drop the kept all-history load sums and whole hours (benchmarks time a first page load
+    with it)."""
+    kept.forget()
+    with _BASES_LOCK:
+        _BASES.clear()
 
 
 class Levels:
     """Load levels at several instants for the price of one sum over all history: the level at
-    `origin` (rounded down to the hour), then only the deltas after it for each later instant."""
+    `origin` (rounded down to the hour), then only the deltas after it for each later instant.
+
+    That sum reads every hourly load row before the origin (the slowest read of a page at a
+    million jobs), so a process keeps it for `ttl` seconds and later windows add only the hours
+    since: a late event about a time before a kept origin shows once the sum is redone.
+    `ttl=0` always sums afresh.
+    """
 
     def __init__(self, store: Store, origin: float, names: Sequence[str] = (),
-                 queues: Sequence[str] = ()) -> None:
+                 queues: Sequence[str] = (), ttl: float | None = None) -> None:
         self.store, self.names, self.queues = store, names, queues
-        self.origin = origin // 3600 * 3600
-        self.base = self._sum(None, self.origin)
+        self.origin = int(origin // 3600 * 3600)
+        ttl = BASE_TTL if ttl is None else ttl
+        self.base = self._base(ttl) if ttl > 0 else self._sum(None, self.origin)
 
-    def _sum(self, since: float | None, until: float) -> tuple[int, int]:
+    def _base(self, ttl: float) -> Level:
+        key = (self.store.url, tuple(self.names), tuple(self.queues))
+        clock = time.monotonic()
+        with _BASES_LOCK:
+            kept = _BASES.setdefault(key, {})
+            for hour in [h for h, (made, _) in kept.items() if clock - made > ttl]:
+                del kept[hour]
+            usable = [h for h in kept if h <= self.origin]
+            best = max(usable) if usable else None
+            base = kept[best][1] if best is not None else None
+        if best is None or base is None:
+            level = self._sum(None, self.origin)
+        else:
+            more = self._sum(best, self.origin) if best < self.origin else (0, 0)
+            level = (base[0] + more[0], base[1] + more[1])
+        with _BASES_LOCK:
+            kept = _BASES.setdefault(key, {})
+            if best is None:
+                kept[self.origin] = (clock, level)
+                while len(kept) > 64:
+                    del kept[min(kept, key=lambda h: kept[h][0])]
+        return level
+
+    def _sum(self, since: float | None, until: float) -> Level:
         level = {m: 0 for m in LOAD}
         for _, _, metric, n in self.store.rollup_totals(since, until, self.names, self.queues,
                                                         LOAD):
@@ -195,13 +298,16 @@ def load(store: Store, since: float, until: float, step: int, names: Sequence[st
     before the window summed in the database rather than read row by row; pass `levels` (for the
     same names and queues) to share that sum between several windows."""
     starts = grid(since, until, step)
+    return _load(store, starts, step, _sums(store, starts, until, step, LOAD, names, queues),
+                 names, queues, levels)
+
+
+def _load(store: Store, starts: list[int], step: int, deltas: dict[tuple[int, str], int],
+          names: Sequence[str], queues: Sequence[str], levels: Levels | None) -> Series:
     if not starts:
         return Series(step=step, names=("queued", "running"), points=[])
     levels = levels or Levels(store, starts[0], names, queues)
     queued, running = levels.raw(starts[0])
-    deltas: dict[tuple[int, str], int] = defaultdict(int)
-    for t, _, _, metric, n in store.rollup_counts(starts[0], until, names, queues, LOAD, step):
-        deltas[(t, metric)] += n
     points: list[tuple[float, list[Value]]] = []
     for t in starts:
         queued += deltas.get((t, "load:queued"), 0)

@@ -8,17 +8,31 @@ that read-compute-write atomic, so concurrent writers in several processes lose 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from jobtrail.model import JobFilter, RetentionRule
 from jobtrail.rollup import Delta
 
-__all__ = ["Change", "Record", "RollupHistogram", "Store"]
+__all__ = ["Change", "Record", "RollupHistogram", "RollupTotals", "Store"]
 
 Record = dict[str, Any]
 Change = Callable[[Mapping[str, Record]], tuple[Mapping[str, Record], Delta]]
 RollupHistogram = tuple[dict[int, int], int, float, float | None, float | None]
 """(bucket → count, count, sum, min, max) of one duration kind."""
+
+
+class RollupTotals(NamedTuple):
+    """Roll-ups summed per series (a job name and queue pair)."""
+
+    series: list[tuple[str, str]]
+    """Every (name, queue) the store knows, whatever the span, in the order first seen: stable, so
+    a cap on label values keeps the same names over time and in every process."""
+    counts: dict[tuple[str, str, str], int]
+    """(name, queue, metric) → n, for the counters of `rollup.METRICS`."""
+    buckets: dict[tuple[str, str, str], dict[int, int]]
+    """(name, queue, kind) → {log bucket (`jobtrail.sketch`) → n}, for the kinds run and wait."""
+    summaries: dict[tuple[str, str, str], tuple[int, float]]
+    """(name, queue, kind) → (count, sum of seconds), for run and wait."""
 
 
 class Store(Protocol):
@@ -118,11 +132,27 @@ class Store(Protocol):
         names: Sequence[str] = (),
         queues: Sequence[str] = (),
         step: int | None = None,
+        merge: int = 1,
     ) -> list[tuple[int, str, str, int, int]]:
         """(bucket start, name, queue, duration bucket, n) of `kind` histograms per `step` seconds
         (as in `rollup_counts`), for percentiles over time and heatmaps. With `step` None, one
         bucket per series over the whole span, read like `rollup_histogram`; its start is `since`
-        rounded down (0 when None)."""
+        rounded down (0 when None). `merge` > 1 counts that many adjacent duration buckets as
+        one, reported as their middle bucket: `merge` times fewer rows for charts, percentiles
+        within about `merge` % instead of 1 %."""
+        ...
+
+    def series_totals(
+        self, since: float | None = None, until: float | None = None, edges: Sequence[int] = ()
+    ) -> RollupTotals:
+        """Every series' roll-ups summed over the hours starting in [since, until).
+
+        Unbounded, it reads the maintained all-time totals (a few rows per series: what `/metrics`
+        reads at every scrape). Bounds round down to whole hours, so the totals of [None, h) and
+        [h, None) add up to the all-time ones. With `edges` (log-bucket numbers), each histogram
+        bucket is counted under the first edge at or above it (buckets above the last edge stay
+        as they are), so a reader of coarse bounds gets a few rows per series, not hundreds.
+        """
         ...
 
     def compact(self, before: float) -> int:

@@ -4,15 +4,18 @@ in its threadpool and the event loop never blocks on the database."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from jobtrail.errors import InvalidInput, NotFound
+from jobtrail.health import HealthSettings, check
 from jobtrail.ingest import ingest
+from jobtrail.metrics import CONTENT_TYPE, JobCollector, render
 from jobtrail.model import Job, JobFilter
 from jobtrail.query import JobQuery, batch_summary, build_filter
 from jobtrail.query import kill_job as query_kill_job
@@ -207,22 +210,45 @@ def get_job(request: Request, job_id: str) -> dict[str, Any]:
 
 @router.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
 def health(request: Request) -> Any:
-    """Liveness of the store for now; the monitoring checks (queues, workers, periodic jobs)
-    join here. 200 when healthy or degraded, 503 when unhealthy."""
-    try:
-        store_of(request).count(JobFilter(ids=("-",)))
-        check = {"name": "store", "level": "healthy", "reason": "the database answers"}
-    except Exception as exc:  # noqa: BLE001 - any failure to answer is the finding
-        check = {"name": "store", "level": "unhealthy", "reason": f"the database does not answer: {exc}"}
-    status = check["level"]
-    body = {"status": status, "checks": [check]}
-    return JsonResponse(body, status_code=503 if status == "unhealthy" else 200)
+    """Every health check with its level and reason; 200 when healthy or degraded, 503 when
+    unhealthy (for load balancers and probes). Open without a token, like any probe; when tokens
+    are configured, reasons and details (job names, queues, hosts) need a `read` token."""
+    settings = getattr(request.app.state, "health", None) or HealthSettings.from_env()
+    report = check(store_of(request), settings)
+    body = report.to_dict()
+    if not _may_read(request):
+        for item in body["checks"]:
+            item["reason"] = f"{item['level']} (a read token shows why)"
+            item["details"] = {}
+    return JsonResponse(body, status_code=report.http_status)
+
+
+def _may_read(request: Request) -> bool:
+    tokens = request.app.state.tokens
+    if not tokens.enabled:
+        return True
+    kind, _, token = request.headers.get("authorization", "").partition(" ")
+    scopes = tokens.scopes(token.strip()) if kind.lower() == "bearer" and token.strip() else None
+    return scopes is not None and "read" in scopes
 
 
 metrics_router = APIRouter()
+_collector_lock = threading.Lock()
+
+
+def _collector(request: Request) -> JobCollector:
+    """The app's collector, made on first use with the app's settings."""
+    with _collector_lock:
+        collector: JobCollector | None = getattr(request.app.state, "metrics_collector", None)
+        if collector is None:
+            settings = request.app.state.settings
+            collector = JobCollector(store_of(request), max_names=settings.metrics_max_names,
+                                     worker_stale=4 * settings.heartbeat_interval)
+            request.app.state.metrics_collector = collector
+        return collector
 
 
 @metrics_router.get("/metrics", response_class=PlainTextResponse, dependencies=[Depends(need("read"))])
-def metrics() -> str:
-    """Prometheus text format. The metrics themselves come with the monitoring work."""
-    return "# jobtrail: metrics are not exported yet\n"
+def metrics(request: Request) -> Response:
+    """Prometheus text format (SPEC §7), computed from the store at every scrape."""
+    return Response(render(_collector(request)), media_type=CONTENT_TYPE)

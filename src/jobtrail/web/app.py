@@ -8,9 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import jobtrail
+from jobtrail.alerts.scheduler import start_alerts
 from jobtrail.config import Settings
+from jobtrail.health import HealthSettings
+from jobtrail.health.sweeper import stall_sweeper
 from jobtrail.store import Store, open_store
 from jobtrail.web import errors, fleet_api
+from jobtrail.web.alerts import router as alerts_router
 from jobtrail.web.api import metrics_router, router
 from jobtrail.web.auth import TokenTable
 from jobtrail.web.pages import install as install_dashboard
@@ -28,7 +32,12 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        alert_scheduler = start_alerts(store)  # evaluates alert rules in the background
+        try:
+            async with stall_sweeper(store, app.state.health):
+                yield
+        finally:
+            await alert_scheduler.stop()
         if owned:
             store.close()
 
@@ -46,10 +55,12 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
     app.state.store = store
     app.state.settings = settings
     app.state.tokens = TokenTable(settings.tokens)
+    app.state.health = HealthSettings.from_env()
     errors.install(app)
     app.include_router(router)
     app.include_router(fleet_api.router)
     app.include_router(metrics_router)
+    app.include_router(alerts_router)
     install_dashboard(app)
     return app
 

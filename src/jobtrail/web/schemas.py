@@ -188,11 +188,14 @@ class KillOut(BaseModel):
 
 
 class CheckOut(BaseModel):
-    name: str
-    level: str
-    reason: str
+    name: str = Field(description="store, queues, stalled, workers or periodic")
+    level: str = Field(description="healthy, degraded or unhealthy")
+    reason: str = Field(description="why, in words")
+    details: dict[str, Any] = Field(default_factory=dict, description="the numbers behind it")
 
 
 class HealthOut(BaseModel):
-    status: str = Field(description="healthy, degraded or unhealthy: the worst of the checks")
+    level: str = Field(description="healthy, degraded or unhealthy: the worst of the checks")
+    status: str = Field(description="the same as level (kept for API v1 clients)")
+    checked_at: float = Field(description="when the checks ran, Unix seconds")
     checks: list[CheckOut]

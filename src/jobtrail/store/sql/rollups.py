@@ -7,6 +7,7 @@ driver's executemany with prepared SQL, since this is the ingest hot path.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -14,8 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from jobtrail.rollup import KIND_CODES, METRIC_CODES, METRICS, Delta
-from jobtrail.sketch import clamp_extremes
+from jobtrail.rollup import KIND_CODES, KINDS, METRIC_CODES, METRICS, Delta
+from jobtrail.sketch import ZERO_BUCKET, clamp_extremes
+from jobtrail.store.base import RollupTotals
 from jobtrail.store.sql.schema import meta, rollup_counts, rollup_hist, rollup_summary, series
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "read_counts",
     "read_histogram",
     "read_histograms",
+    "read_series_totals",
     "read_totals",
     "series_ids",
     "spans",
@@ -320,6 +323,18 @@ def read_totals(
     return [(*key, n) for key, n in sorted(out.items()) if n]
 
 
+_SHIFT = 1000
+"""Added to duration buckets before merging them, so every real one is positive (buckets start
+near -460, at 0.1 ms) and integer division floors the same way on every backend."""
+
+
+def _merged_bucket(column: Any, merge: int) -> Any:
+    if merge == 1:
+        return column
+    middle = (column + _SHIFT) // merge * merge - _SHIFT + merge // 2
+    return sa.case((column == ZERO_BUCKET, ZERO_BUCKET), else_=middle)
+
+
 def read_histograms(
     conn: sa.Connection,
     kind: str,
@@ -328,33 +343,114 @@ def read_histograms(
     names: Sequence[str],
     queues: Sequence[str],
     step: int | None,
+    merge: int = 1,
 ) -> list[tuple[int, str, str, int, int]]:
+    if merge < 1:
+        raise ValueError("merge must be at least 1")
     sids = series_ids(conn, names, queues)
     if not sids:
         return []
     h = rollup_hist
     code = KIND_CODES[kind]
+    bucket = _merged_bucket(h.c.bucket, merge).label("db")
     if step is None:
         start = 0 if since is None else math.floor(since)
         whole: dict[tuple[int, int], int] = defaultdict(int)
         for res, a, b in spans(since, until, minute_horizon(conn)):
             rows = conn.execute(
-                sa.select(h.c.sid, h.c.bucket, sa.func.sum(h.c.n))
+                sa.select(h.c.sid, bucket, sa.func.sum(h.c.n))
                 .where(h.c.kind == code, *_span(h, res, a, b, sids))
-                .group_by(h.c.sid, h.c.bucket)
+                .group_by(h.c.sid, "db")
             )
-            for sid, bucket, n in rows:
-                whole[(sid, bucket)] += int(n)
+            for sid, db, n in rows:
+                whole[(sid, int(db))] += int(n)
         return [
-            (start, *sids[sid], bucket, n) for (sid, bucket), n in sorted(whole.items()) if n > 0
+            (start, *sids[sid], db, n) for (sid, db), n in sorted(whole.items()) if n > 0
         ]
-    res = MINUTE if step < HOUR else HOUR
+    res = DAY if step % DAY == 0 else MINUTE if step < HOUR else HOUR  # as read_counts
     cond = _span(h, res, None if since is None else since // res * res, until, sids)
     t = h.c.t if step == res else (h.c.t // step) * step
     per_step = conn.execute(
-        sa.select(t.label("b"), h.c.sid, h.c.bucket, sa.func.sum(h.c.n))
+        sa.select(t.label("b"), h.c.sid, bucket, sa.func.sum(h.c.n))
         .where(h.c.kind == code, *cond)
-        .group_by("b", h.c.sid, h.c.bucket)
-        .order_by("b", h.c.sid, h.c.bucket)
+        .group_by("b", h.c.sid, "db")
+        .order_by("b", h.c.sid, "db")
     )
-    return [(int(b), *sids[sid], bucket, int(n)) for b, sid, bucket, n in per_step if n > 0]
+    return [(int(b), *sids[sid], int(db), int(n)) for b, sid, db, n in per_step if n > 0]
+
+
+@functools.lru_cache(maxsize=8)
+def _edge_sums_sqlite(edges: tuple[int, ...], kinds: tuple[int, ...]) -> Any:
+    """All-time histogram rows summed per (series, kind) between consecutive edges, as one
+    UNION ALL of primary-key range scans. SQLite has no hash aggregate: grouping by a CASE sorts
+    every row (twice as slow at 1,000,000 jobs), while these ranges come in index order. On
+    PostgreSQL the CASE with a hash aggregate is the faster one, so it keeps that. Built once per
+    set of edges: a statement is immutable, and building this one costs more than running it."""
+    h = rollup_hist
+    every = (h.c.res == ALL, h.c.kind.in_(kinds), h.c.sid.in_(sa.select(series.c.id)), h.c.t == 0)
+    parts = []
+    below: int | None = None
+    for edge in edges:
+        rng = [h.c.bucket <= edge] if below is None else [h.c.bucket > below, h.c.bucket <= edge]
+        parts.append(sa.select(h.c.sid, h.c.kind, sa.literal_column(str(edge)).label("b"),
+                               sa.func.sum(h.c.n)).where(*every, *rng).group_by(h.c.kind, h.c.sid))
+        below = edge
+    parts.append(sa.select(h.c.sid, h.c.kind, h.c.bucket.label("b"), sa.func.sum(h.c.n))
+                 .where(*every, h.c.bucket > below).group_by(h.c.kind, h.c.sid, h.c.bucket))
+    return sa.union_all(*parts)
+
+
+def read_series_totals(
+    conn: sa.Connection, since: float | None, until: float | None, edges: Sequence[int] = ()
+) -> RollupTotals:
+    """Per-series sums: the all-time rows when unbounded (one per series and counter or bucket),
+    else the hourly rows starting in [since, until) (bounds floored to the hour). Naming every
+    series id lets each table seek (res, [kind,] sid, t) instead of scanning; rows come sorted by
+    series id, so every mapping lists series in first-seen order."""
+    sids = dict(sorted(series_ids(conn, (), ()).items()))
+    out = RollupTotals(list(sids.values()), {}, {}, {})
+    if not sids:
+        return out
+    res = ALL if since is None and until is None else HOUR
+    lo = None if since is None else since // HOUR * HOUR
+    hi = None if until is None else until // HOUR * HOUR
+    durations = [KIND_CODES["run"], KIND_CODES["wait"]]
+    c, h, s = rollup_counts, rollup_hist, rollup_summary
+    # A series created after `sids` was read (a concurrent first job) waits for the next read.
+    for sid, metric, n in conn.execute(
+        sa.select(c.c.sid, c.c.metric, sa.func.sum(c.c.n))
+        .where(*_span(c, res, lo, hi, sids))
+        .group_by(c.c.sid, c.c.metric)
+        .order_by(c.c.sid, c.c.metric)
+    ).all():
+        if sid in sids:
+            out.counts[(*sids[sid], METRICS[metric - 1])] = int(n)
+    if edges and res == ALL and conn.dialect.name == "sqlite":
+        stmt = _edge_sums_sqlite(tuple(sorted(int(e) for e in edges)), tuple(durations))
+    else:
+        bucket: Any = h.c.bucket
+        if edges:  # integers written into the SQL, so GROUP BY repeats the very same expression
+            bucket = sa.case(*((h.c.bucket <= sa.literal_column(str(int(e))),
+                                sa.literal_column(str(int(e)))) for e in sorted(edges)),
+                             else_=h.c.bucket)
+        stmt = (sa.select(h.c.sid, h.c.kind, bucket, sa.func.sum(h.c.n))
+                .where(h.c.kind.in_(durations), *_span(h, res, lo, hi, sids))
+                .group_by(h.c.sid, h.c.kind, bucket))
+    # Sorted here, not in SQL: ordering by the CASE makes PostgreSQL sort every row before
+    # grouping, where hashing them and sorting the few groups is about twice as fast.
+    for sid, kind, b, n in sorted(tuple(row) for row in conn.execute(stmt)):
+        if sid in sids:
+            key = (*sids[sid], KINDS[kind - 1])
+            hist = out.buckets.get(key)
+            if hist is None:
+                hist = out.buckets[key] = {}
+            hist[int(b)] = int(n)
+    for sid, kind, n, total in conn.execute(
+        sa.select(s.c.sid, s.c.kind, sa.func.sum(s.c.n), sa.func.sum(s.c.total))
+        .where(s.c.kind.in_(durations), *_span(s, res, lo, hi, sids))
+        .group_by(s.c.sid, s.c.kind)
+        .order_by(s.c.sid, s.c.kind)
+    ).all():
+        if sid in sids:
+            out.summaries[(*sids[sid], KINDS[kind - 1])] = (int(n), float(total))
+    return out

@@ -10,6 +10,9 @@ import sqlalchemy as sa
 
 __all__ = [
     "COLUMNS",
+    "alert_outbox",
+    "alert_state",
+    "alert_transitions",
     "job_labels",
     "job_resources",
     "jobs",
@@ -159,3 +162,57 @@ periodic = sa.Table(
     sa.Column("declared_at", T, nullable=False),
 )
 """Declared periodic jobs: an interval or a cron expression; the latest declaration wins."""
+
+# ---- alerts (jobtrail.alerts) -------------------------------------------------------------------
+
+alert_state = sa.Table(
+    "alert_state",
+    metadata,
+    sa.Column("rule", sa.String(100), primary_key=True),
+    sa.Column("subject", sa.String(200), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("value", T),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("since", T, nullable=False),
+    sa.Column("fired_at", T),
+    sa.Column("updated_at", T, nullable=False),
+)
+"""Alerts that are pending or firing now, one row per (rule, subject); cleared ones are deleted."""
+
+alert_transitions = sa.Table(
+    "alert_transitions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rule", sa.String(100), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("from_state", sa.String(16), nullable=False),
+    sa.Column("to_state", sa.String(16), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("value", T),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("since", T, nullable=False),
+    sa.Column("at", T, nullable=False),
+    sa.UniqueConstraint("rule", "subject", "since", "to_state", name="uq_alert_transition"),
+)
+"""Every transition, kept as history, newest = highest id (evaluations take turns under a lock);
+one episode (rule, subject, since) enters each state once."""
+
+alert_outbox = sa.Table(
+    "alert_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("transition_id", sa.Integer, nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_at", T, nullable=False),
+    sa.Column("lease_until", T),
+    sa.Column("lease_owner", sa.String(100)),
+    sa.Column("sent_at", T),
+    sa.Column("last_error", sa.Text),
+    sa.UniqueConstraint("transition_id", "channel", name="uq_alert_outbox_delivery"),
+    sa.Index("ix_alert_outbox_due", "status", "next_at"),
+)
+"""One notification to deliver per (transition, channel); claimed with a lease before sending, so
+several server processes deliver each exactly once (status pending → sent, or dead after retries)."""

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from jobtrail.errors import InvalidInput, StoreError
 from jobtrail.model import JobFilter, RetentionRule
-from jobtrail.store.base import Change, Record, RollupHistogram
+from jobtrail.store.base import Change, Record, RollupHistogram, RollupTotals
 from jobtrail.store.sql import fleet, rollups
 from jobtrail.store.sql.codec import from_row, to_row
 from jobtrail.store.sql.engine import WRITE, create_engine
@@ -283,9 +283,16 @@ class SqlStore:
         names: Sequence[str] = (),
         queues: Sequence[str] = (),
         step: int | None = None,
+        merge: int = 1,
     ) -> list[tuple[int, str, str, int, int]]:
         with self._read() as conn:
-            return rollups.read_histograms(conn, kind, since, until, names, queues, step)
+            return rollups.read_histograms(conn, kind, since, until, names, queues, step, merge)
+
+    def series_totals(
+        self, since: float | None = None, until: float | None = None, edges: Sequence[int] = ()
+    ) -> RollupTotals:
+        with self._read() as conn:
+            return rollups.read_series_totals(conn, since, until, edges)
 
     def expired(self, rules: Sequence[RetentionRule], now: float, limit: int) -> list[str]:
         keep = _keep_expression(rules)

@@ -1,16 +1,15 @@
-"""`/health` and `/alerts`: rendered from the monitoring modules when they are installed, and a
-clear "not configured yet" page when they are not (they are looked up at request time)."""
+"""`/health` and `/alerts`: the health report with every periodic job's standing, and the alerts
+pending or firing now with their history of transitions."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from jobtrail.web.pages.data import optional_module
+from jobtrail import alerts, health, periodic
 from jobtrail.web.pages.routing import html_errors, store_of
 from jobtrail.web.pages.session import require
 from jobtrail.web.pages.view import render
@@ -18,16 +17,7 @@ from jobtrail.web.pages.view import render
 __all__ = ["router"]
 
 router = APIRouter()
-
-
-def _plain(item: Any) -> dict[str, Any]:
-    for method in ("as_dict", "to_dict"):
-        if hasattr(item, method):
-            out: dict[str, Any] = getattr(item, method)()
-            return out
-    if isinstance(item, dict):
-        return item
-    return {f: getattr(item, f) for f in getattr(item, "__dataclass_fields__", {})}
+HISTORY = 200
 
 
 @router.get("/health", include_in_schema=False)
@@ -35,12 +25,11 @@ def _plain(item: Any) -> dict[str, Any]:
 def health_page(request: Request) -> Response:
     viewer = require(request, "read")
     now = time.time()
-    module = optional_module("jobtrail.health")
-    report = None
-    if module is not None and hasattr(module, "check"):
-        report = module.check(store_of(request), now=now)
+    store = store_of(request)
+    report = health.check(store, now=now)
+    schedules = periodic.statuses(store, now)
     return render(request, "health.html", {"viewer": viewer, "now": now, "report": report,
-                                           "live": report is not None})
+                                           "periodic": schedules, "live": True})
 
 
 @router.get("/alerts", include_in_schema=False)
@@ -48,12 +37,8 @@ def health_page(request: Request) -> Response:
 def alerts_page(request: Request) -> Response:
     viewer = require(request, "read")
     now = time.time()
-    history = None
-    for name in ("jobtrail.alerts.store", "jobtrail.alerts.state"):
-        module = optional_module(name)
-        if module is not None and hasattr(module, "history"):
-            history = [_plain(t) for t in module.history(store_of(request), limit=200)]
-            break
-    columns = list(history[0]) if history else []
-    return render(request, "alerts.html", {"viewer": viewer, "now": now, "history": history,
-                                           "columns": columns})
+    store = store_of(request)
+    return render(request, "alerts.html", {
+        "viewer": viewer, "now": now, "live": True,
+        "active": alerts.active(store), "history": alerts.history(store, limit=HISTORY),
+    })

@@ -1,0 +1,256 @@
+"""`jobtrail run --name N [--every 1h | --cron EXPR] [--grace 10m] -- CMD ARGS...`: track any
+command (a cron line, a script) as a job. The command's output passes through untouched; jobtrail
+records started, the exit code and duration, and on failure the redacted tail of its output as the
+error (the last lines of stdout and of stderr apart: two pipes have no reliable order between
+them). A kill request (`jobtrail kill`) stops the command: SIGTERM, then SIGKILL after a grace.
+`jobtrail run` exits with the command's own exit code (128 + N when a signal N ended it).
+
+Tracking never stops the command from running: if the store cannot be reached, the command still
+runs and its exit code is still returned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType
+from typing import IO, Annotated, Any
+
+import typer
+
+from jobtrail.client import Trail
+from jobtrail.durations import parse_duration
+from jobtrail.errors import InvalidInput, Killed
+from jobtrail.events import normalize
+
+from .context import Cli, guard
+from .output_tail import MAX_TAIL_CHARS, OutputTail, redact_argv
+
+__all__ = ["CommandFailed", "run"]
+
+_POLL = 0.05  # seconds between looks at the child and at kill requests
+
+
+class CommandFailed(Exception):
+    """The recorded error of a command that exited non-zero; its note holds the output's tail."""
+
+
+def _duration(value: str | None, option: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{option}: {exc}") from None
+
+
+def _labels(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"--label {item!r}: use KEY=VALUE")
+        out[key.strip()] = value
+    return out
+
+
+@guard
+def run(
+    ctx: typer.Context,
+    command: Annotated[list[str], typer.Argument(
+        metavar="CMD", show_default=False,
+        help="The command to run and its arguments (after --).")],
+    name: Annotated[str, typer.Option("--name", show_default=False,
+                                      help="The job's name, e.g. backups.nightly.")],
+    every: Annotated[str | None, typer.Option(
+        "--every", show_default=False,
+        help="Declare a periodic job expected this often (1h, 6h, 1d).")] = None,
+    cron: Annotated[str | None, typer.Option(
+        "--cron", show_default=False,
+        help='Declare a periodic job on this cron schedule ("0 3 * * *").')] = None,
+    grace: Annotated[str | None, typer.Option(
+        "--grace", show_default=False,
+        help="How long after it is due the periodic job may still succeed before it is late.")] = None,
+    down_after: Annotated[str | None, typer.Option(
+        "--down-after", show_default=False,
+        help="How long without a success before the periodic job is down.")] = None,
+    queue: Annotated[str | None, typer.Option("--queue", "-q", show_default=False,
+                                              help="The job's queue.")] = None,
+    label: Annotated[list[str] | None, typer.Option(
+        "--label", "-l", show_default=False, help="KEY=VALUE label; repeatable.")] = None,
+    tail: Annotated[int, typer.Option(
+        "--tail", min=1, max=1000,
+        help="Lines of stdout and of stderr kept as the error on failure.")] = 40,
+    kill_grace: Annotated[str, typer.Option(
+        "--kill-grace", help="After SIGTERM, how long to wait before SIGKILL.")] = "10s",
+) -> None:
+    """Run a command and track it as a job; exits with the command's exit code.
+
+    jobtrail run --name backups.nightly --cron "0 3 * * *" -- /srv/backup.sh --full
+    """
+    if every and cron:
+        raise InvalidInput("give --every or --cron, not both")
+    if (grace or down_after) and not (every or cron):
+        raise InvalidInput("--grace and --down-after need --every or --cron")
+    if not command:
+        raise InvalidInput("no command given: jobtrail run --name N -- CMD [ARGS]...")
+    every_s = _duration(every, "--every")
+    grace_s = _duration(grace, "--grace")
+    down_s = _duration(down_after, "--down-after")
+    stop_grace = _duration(kill_grace, "--kill-grace") or 0.0
+    labels = _labels(label)
+    # What the store would reject (a name too long, a bad label key) is refused before running.
+    normalize({"job_id": "-", "type": "started", "at": time.time(), "name": name, "queue": queue,
+               "labels": labels or None}, time.time())
+    cli = Cli.of(ctx)
+    trail = cli.trail
+    if every_s is not None or cron is not None:
+        _declare(cli, trail, name, every=every_s, cron=cron, grace=grace_s, down_after=down_s)
+    code = Runner(trail, command, name=name, queue=queue, labels=labels, tail_lines=tail,
+                  kill_grace=stop_grace).run()
+    raise typer.Exit(code)
+
+
+def _declare(cli: Cli, trail: Trail, name: str, **spec: Any) -> None:
+    try:
+        trail.declare_periodic(name, **spec)
+    except InvalidInput:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a tracking failure never stops the command
+        cli.err.print(f"jobtrail: could not declare the periodic job: {exc}")
+
+
+class Runner:
+    """One run of one command, tracked through `trail` (see the module docstring)."""
+
+    def __init__(self, trail: Trail, command: list[str], *, name: str, queue: str | None,
+                 labels: dict[str, str], tail_lines: int, kill_grace: float) -> None:
+        self.trail = trail
+        self.command = command
+        half = MAX_TAIL_CHARS // 2
+        self.tails = {"stdout": OutputTail(tail_lines, half), "stderr": OutputTail(tail_lines, half)}
+        self.kill_grace = kill_grace
+        self.handle = trail.track(
+            name, queue=queue, labels=labels or None,
+            args={"command": redact_argv(command)},
+            worker=f"{socket.gethostname()}:{os.getpid()}",
+        )
+        self._signalled: int | None = None
+        self._stop_at: float | None = None  # when the child was first asked to stop
+
+    def run(self) -> int:
+        started = time.monotonic()
+        self.handle.start()
+        try:
+            proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except OSError as exc:
+            code = 126 if isinstance(exc, PermissionError) else 127
+            print(f"jobtrail run: cannot start {self.command[0]!r}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            self._failed(f"cannot start {self.command[0]!r}: {exc.strerror or exc}")
+            return code
+        pumps = [self._pump(proc.stdout, _binary(sys.stdout), self.tails["stdout"]),
+                 self._pump(proc.stderr, _binary(sys.stderr), self.tails["stderr"])]
+        with self._forward_signals(proc):
+            killed_at = self._wait(proc)
+        for pump in pumps:  # a grandchild may hold the pipes open: do not wait for it forever
+            pump.join(timeout=2.0)
+        code = proc.returncode
+        exit_code = code if code >= 0 else 128 - code
+        if killed_at is not None or self._signalled is not None:
+            why = ("on request" if killed_at is not None
+                   else f"by signal {signal.Signals(self._signalled or signal.SIGTERM).name}")
+            killed = Killed(f"killed {why}; the command exited with code {exit_code} after "
+                            f"{time.monotonic() - started:.1f}s")
+            self._note_tail(killed)
+            self.handle.fail(killed, kind="killed")
+        elif code == 0:
+            self.handle.finish(result={"exit_code": 0})
+        else:
+            self._failed(f"exited with code {exit_code}")
+        return exit_code
+
+    def _failed(self, message: str) -> None:
+        # Error messages usually go to stderr, so its last line names the failure best.
+        last = self.tails["stderr"].last_line() or self.tails["stdout"].last_line()
+        exc = CommandFailed(f"{message}: {last}" if last else message)
+        self._note_tail(exc)
+        self.handle.fail(exc)
+
+    def _note_tail(self, exc: BaseException) -> None:
+        for stream, tail in self.tails.items():
+            text = tail.text()
+            if text:
+                exc.add_note(f"--- {stream}, last {tail.line_count(text)} lines ---\n{text}")
+
+    def _wait(self, proc: subprocess.Popen[bytes]) -> float | None:
+        """Wait for the child; on a kill request SIGTERM it. Once it was asked to stop (a kill
+        request, or a signal forwarded to it), SIGKILL it after the grace. Returns when the kill
+        request was acted on (None if there was none)."""
+        requested_at: float | None = None
+        while proc.poll() is None:
+            if requested_at is None and self.handle.kill_requested:
+                requested_at = time.monotonic()
+                self._stop_at = self._stop_at or requested_at
+                _send(proc, signal.SIGTERM)
+            elif self._stop_at is not None and time.monotonic() - self._stop_at > self.kill_grace:
+                _send(proc, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=_POLL)
+        return requested_at
+
+    def _pump(self, source: IO[bytes] | None, sink: IO[bytes] | None,
+              tail: OutputTail) -> threading.Thread:
+        """Copy the child's stream to ours as it comes, keeping the tail."""
+
+        def copy() -> None:
+            if source is None:
+                return
+            fd = source.fileno()
+            while chunk := os.read(fd, 65536):
+                tail.feed(chunk)
+                if sink is not None:
+                    with contextlib.suppress(OSError, ValueError):
+                        sink.write(chunk)
+                        sink.flush()
+            source.close()
+
+        thread = threading.Thread(target=copy, name="jobtrail-run-output", daemon=True)
+        thread.start()
+        return thread
+
+    @contextlib.contextmanager
+    def _forward_signals(self, proc: subprocess.Popen[bytes]) -> Iterator[None]:
+        """SIGTERM/SIGINT/SIGHUP to `jobtrail run` go to the command too (so the run ends killed)."""
+
+        def forward(signum: int, _frame: FrameType | None) -> None:
+            self._signalled = signum
+            self._stop_at = self._stop_at or time.monotonic()
+            _send(proc, signal.Signals(signum))
+
+        previous: dict[signal.Signals, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                previous[sig] = signal.signal(sig, forward)
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _send(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(sig)
+
+
+def _binary(stream: Any) -> IO[bytes] | None:
+    buffer = getattr(stream, "buffer", None)
+    return buffer if buffer is not None else None

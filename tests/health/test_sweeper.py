@@ -1,0 +1,59 @@
+"""The server's stall sweep: it marks stalled jobs on its own schedule, survives a database that
+stops answering (logging once, not every turn), and stops with the app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+
+from jobtrail.health import HealthSettings
+from jobtrail.health.sweeper import stall_sweeper
+from jobtrail.ingest import ingest
+from jobtrail.store import open_store
+from jobtrail.store.base import Store
+
+
+def test_the_sweep_marks_a_stalled_job_without_anyone_asking(store: Store) -> None:
+    ingest(store, [{"job_id": "j", "type": "started", "at": time.time() - 10, "name": "n"}])
+
+    async def serve_a_while() -> None:
+        async with stall_sweeper(store, HealthSettings(stall_timeout=1, stall_sweep_interval=0.05)):
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                if store.get("j")["state"] == "lost":  # type: ignore[index]
+                    return
+
+    asyncio.run(serve_a_while())
+    assert store.get("j")["state"] == "lost"  # type: ignore[index]
+
+
+def test_a_failing_sweep_is_logged_once_and_the_loop_goes_on(caplog: pytest.LogCaptureFixture
+                                                             ) -> None:
+    broken = open_store("postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=1",
+                        migrate=False)
+
+    async def serve_a_while() -> None:
+        async with stall_sweeper(broken, HealthSettings(stall_sweep_interval=0.02)):
+            await asyncio.sleep(0.5)
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="jobtrail.health"):
+            asyncio.run(serve_a_while())
+    finally:
+        broken.close()
+    warnings = [r for r in caplog.records if "marking stalled jobs failed" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_an_interval_of_zero_turns_the_sweep_off(store: Store) -> None:
+    ingest(store, [{"job_id": "j", "type": "started", "at": time.time() - 10, "name": "n"}])
+
+    async def serve_a_while() -> None:
+        async with stall_sweeper(store, HealthSettings(stall_timeout=1, stall_sweep_interval=0)):
+            await asyncio.sleep(0.3)
+
+    asyncio.run(serve_a_while())
+    assert store.get("j")["state"] == "started"  # type: ignore[index]
