@@ -21,11 +21,27 @@ from typing import Any
 import pytest
 import uvicorn
 
-from conftest import need
 from jobtrail import Settings, Trail
 from jobtrail.demo import generate_events
 from jobtrail.demo_fleet import fleet
 from jobtrail.web import asgi_app
+
+
+def _load_need() -> Callable[[str, str], None]:
+    """`need` from tests/conftest.py, loaded by path: in a whole-suite run the module name
+    `conftest` may be another folder's conftest."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_jobtrail_tests_root",
+                                                  Path(__file__).resolve().parents[1] / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    found: Callable[[str, str], None] = module.need
+    return found
+
+
+need = _load_need()
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
