@@ -154,7 +154,9 @@ def test_the_job_decorator_tracks_each_call_with_its_arguments_and_resources(fas
     assert [j.state for j in jobs] == ["succeeded", "succeeded"]
     assert [j.resources for j in jobs] == [("User:42",), ("User:7",)]
     assert jobs[0].args == {"args": [42], "kwargs": {"token": "[redacted]", "limit": 5}}
-    assert fast.periodic["reports.nightly"]["every"] == "1h"
+    [declared] = fast.periodics()
+    assert (declared.name, declared.every, declared.state) == ("reports.nightly", 3600.0, "ok")
+    assert declared.last_success_at == max(j.finished_at for j in jobs)
 
 
 def test_the_job_decorator_records_a_failure_and_reraises_it(fast: Trail) -> None:

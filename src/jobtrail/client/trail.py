@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from jobtrail import periodic, workers
 from jobtrail.client.ids import new_job_id
+from jobtrail.client.outbox import Outbox
 from jobtrail.client.tracking import JobHandle
 from jobtrail.client.writer import Writer, WriterStats
 from jobtrail.config import Settings
@@ -67,7 +69,7 @@ class Trail:
         self._kills: set[str] = set()
         self._live: dict[str, JobHandle] = {}
         self._last_beat = time.monotonic()
-        self.periodic: dict[str, dict[str, Any]] = {}
+        self._outbox = Outbox(self._deliver_meta, self._meta_error)
         s = self.settings
         self._writer = Writer(
             send,
@@ -107,8 +109,29 @@ class Trail:
         control = (result.get("control") or {}) if isinstance(result, Mapping) else result.control
         self._kills.update(j for j in control if j in self._live)
 
+    def _deliver_meta(self, kind: str, items: list[dict[str, Any]]) -> None:
+        if self._remote is not None:
+            if kind == "periodic":  # the server stamps its own declaration time
+                items = [{k: v for k, v in item.items() if k != "at"} for item in items]
+            answer = self._remote.call("POST", f"/api/v1/{kind}", body={kind: items})
+            for rejection in answer.get("rejected") or ():
+                self._writer.stats.rejected += 1
+                self._writer.warn_once("rejected-" + kind, "jobtrail: the server rejected %s: %s",
+                                       kind, rejection.get("error"))
+            return
+        store = self.store
+        for item in items:
+            (store.beat_worker if kind == "workers" else store.declare_periodic)(item)
+
+    def _meta_error(self, kind: str, exc: Exception) -> None:
+        self._writer.stats.send_errors += 1
+        self._writer.warn_once("meta-" + kind, "jobtrail: could not send %s (will retry): %s", kind, exc)
+
     def _beat(self) -> None:
-        """Runs on the writer thread: heartbeats for live jobs, which also fetch kill requests."""
+        """Runs on the writer thread: heartbeats for live jobs, which also fetch kill requests;
+        worker heartbeats and periodic declarations."""
+        if len(self._outbox):
+            self._outbox.send()
         now = time.monotonic()
         if self._live and now - self._last_beat >= self.settings.heartbeat_interval:
             self._last_beat = now
@@ -138,11 +161,15 @@ class Trail:
         longer than `timeout`."""
         deadline = time.monotonic() + timeout
         done = self._writer.flush(timeout)
+        if len(self._outbox):
+            done = self._outbox.send() and done
         if self._sink is None or not done:
             return done
         return self._sink.drain(max(deadline - time.monotonic(), 0.0))
 
     def close(self) -> None:
+        if len(self._outbox):
+            self._outbox.send()
         self._writer.close()
         if self._sink is not None:
             self._sink.close(self.settings.exit_timeout)
@@ -230,13 +257,13 @@ class Trail:
         """Decorator: every call of the function is tracked as one job named `name`.
 
         `resources` may be a list or a function of the call's arguments. `every`/`cron`/`grace`
-        declare a periodic job (kept in `trail.periodic` for the staleness checks).
+        declare a periodic job (see `declare_periodic`); a bad schedule raises here, at decoration.
         """
 
         def wrap(fn: Callable[P, R]) -> Callable[P, R]:
             job_name = name or f"{fn.__module__}.{fn.__qualname__}"
             if every or cron:
-                self.periodic[job_name] = {"every": every, "cron": cron, "grace": grace}
+                self.declare_periodic(job_name, every=every, cron=cron, grace=grace)
 
             @functools.wraps(fn)
             def run(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -251,7 +278,57 @@ class Trail:
 
         return wrap
 
+    def declare_periodic(
+        self,
+        name: str,
+        every: str | float | None = None,
+        cron: str | None = None,
+        grace: str | float | None = None,
+        down_after: str | float | None = None,
+    ) -> None:
+        """Declare that `name` should succeed every interval (or on a cron schedule, in UTC); it is
+        late after that plus `grace` without a success, and down after `down_after` (default: one
+        more interval). Sent in the background; `InvalidInput` for a bad schedule."""
+        declared = periodic.spec(name, every=every, cron=cron, grace=grace, down_after=down_after)
+        self._outbox.put("periodic", name, declared)
+
+    def worker_heartbeat(
+        self,
+        worker_id: str | None = None,
+        *,
+        queues: Iterable[str] = (),
+        running: int = 0,
+        state: str | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+    ) -> None:
+        """Report a worker process alive (busy when `running` > 0, unless `state` says otherwise:
+        "busy", "idle" or "stopped"). Never blocks or raises: the latest beat is sent in the
+        background, and a bad one is counted and logged once."""
+        try:
+            value = workers.beat(worker_id, queues=queues, running=running, state=state, host=host,
+                                 pid=pid)
+        except Exception as exc:  # noqa: BLE001 - called from worker hooks: never raise into them
+            self._writer.stats.record_errors += 1
+            self._writer.warn_once("worker", "jobtrail: bad worker heartbeat: %s", exc)
+            return
+        self._outbox.put("workers", value["id"], value)
+
     # ---- reading and operating ---------------------------------------------------------------
+
+    def workers(self) -> list[dict[str, Any]]:
+        """Every worker's latest heartbeat (`id, host, pid, queues, state, running, started_at,
+        last_seen`)."""
+        if self._remote is not None:
+            return list(self._remote.call("GET", "/api/v1/workers")["workers"])
+        return self.store.workers()
+
+    def periodics(self) -> list[periodic.PeriodicStatus]:
+        """Every declared periodic job with where it stands now (ok, never, late, down)."""
+        if self._remote is not None:
+            return [periodic.PeriodicStatus(**{k: v for k, v in item.items() if k != "level"})
+                    for item in self._remote.call("GET", "/api/v1/periodic")["periodic"]]
+        return periodic.statuses(self.store)
 
     def ingest(self, events: Iterable[Any]) -> IngestResult:
         """Apply events now, in this thread, in one transaction (rejections listed by index).

@@ -107,4 +107,32 @@ class Store(Protocol):
         """Every record in one batch (a job request)."""
         ...
 
+    def beat_worker(self, worker: Mapping[str, Any]) -> None:
+        """Record a worker heartbeat (`id, host, pid, queues, state, running, at`); the newest `at`
+        wins, and `started_at` is the first heartbeat seen."""
+        ...
+
+    def workers(self) -> list[dict[str, Any]]:
+        """Every worker's latest heartbeat: `id, host, pid, queues, state, running, started_at,
+        last_seen`."""
+        ...
+
+    def declare_periodic(self, spec: Mapping[str, Any]) -> None:
+        """Declare (or redeclare) a periodic job: `name, every, cron, grace, down_after, at`; the
+        newest declaration wins."""
+        ...
+
+    def periodics(self) -> list[dict[str, Any]]:
+        """Declared periodic jobs: `name, every, cron, grace, down_after, declared_at`."""
+        ...
+
+    def last_success(self, names: Sequence[str] = ()) -> dict[str, float]:
+        """The newest success instant of each job name (all names when empty), from the roll-ups."""
+        ...
+
+    def queue_levels(self) -> list[dict[str, Any]]:
+        """Jobs queued and running now per (queue, name): `queue, name, queued, running,
+        oldest_queued_at`."""
+        ...
+
     def close(self) -> None: ...

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 import jobtrail
 from jobtrail.config import Settings
 from jobtrail.store import Store, open_store
-from jobtrail.web import errors
+from jobtrail.web import errors, fleet_api
 from jobtrail.web.api import metrics_router, router
 from jobtrail.web.auth import TokenTable
 from jobtrail.web.responses import JsonResponse
@@ -47,6 +47,7 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
     app.state.tokens = TokenTable(settings.tokens)
     errors.install(app)
     app.include_router(router)
+    app.include_router(fleet_api.router)
     app.include_router(metrics_router)
     return app
 

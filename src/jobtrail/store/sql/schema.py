@@ -15,10 +15,12 @@ __all__ = [
     "jobs",
     "meta",
     "metadata",
+    "periodic",
     "rollup_counts",
     "rollup_hist",
     "rollup_summary",
     "series",
+    "workers",
 ]
 
 metadata = sa.MetaData()
@@ -131,3 +133,29 @@ meta = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 """Small facts about the database itself, e.g. up to when per-minute roll-ups were compacted."""
+
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("host", sa.String(200), nullable=False),
+    sa.Column("pid", sa.Integer),
+    sa.Column("queues", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("running", sa.Integer, nullable=False),
+    sa.Column("started_at", T, nullable=False),
+    sa.Column("last_seen", T, nullable=False),
+)
+"""The latest heartbeat of each worker process (`queues` is a JSON list); newest `last_seen` wins."""
+
+periodic = sa.Table(
+    "periodic",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("every", T),
+    sa.Column("cron", sa.String(200)),
+    sa.Column("grace", T, nullable=False),
+    sa.Column("down_after", T),
+    sa.Column("declared_at", T, nullable=False),
+)
+"""Declared periodic jobs: an interval or a cron expression; the latest declaration wins."""

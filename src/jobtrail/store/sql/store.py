@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from jobtrail.errors import StoreError
 from jobtrail.model import JobFilter, RetentionRule
 from jobtrail.store.base import Change, Record, RollupHistogram
-from jobtrail.store.sql import rollups
+from jobtrail.store.sql import fleet, rollups
 from jobtrail.store.sql.codec import from_row, to_row
 from jobtrail.store.sql.engine import WRITE, create_engine
 from jobtrail.store.sql.schema import (
@@ -267,6 +267,32 @@ class SqlStore:
             stmt = stmt.where(sa.or_(jobs.c.created_at < now - shortest, jobs.c.keep.is_not(None)))
         with self._read() as conn:
             return list(conn.execute(stmt).scalars())
+
+    # ---- workers, periodic jobs, queue levels ------------------------------------------------
+
+    def beat_worker(self, worker: Mapping[str, Any]) -> None:
+        with self._write() as conn:
+            fleet.beat_worker(conn, worker)
+
+    def workers(self) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return fleet.list_workers(conn)
+
+    def declare_periodic(self, spec: Mapping[str, Any]) -> None:
+        with self._write() as conn:
+            fleet.declare_periodic(conn, spec)
+
+    def periodics(self) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return fleet.list_periodic(conn)
+
+    def last_success(self, names: Sequence[str] = ()) -> dict[str, float]:
+        with self._read() as conn:
+            return fleet.last_success(conn, names)
+
+    def queue_levels(self) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return fleet.queue_levels(conn)
 
     def batch_rows(self, batch: str) -> Iterator[Record]:
         with self._read() as conn:
