@@ -34,6 +34,7 @@ __all__ = [
     "KillPoller",
     "MissingExtra",
     "Resources",
+    "Ticker",
     "WorkerIdentity",
     "args_snapshot",
     "clean_labels",
@@ -43,6 +44,7 @@ __all__ = [
     "never_raise",
     "require",
     "resources_for",
+    "warn_once",
     "worker_identity",
 ]
 
@@ -194,16 +196,29 @@ def _clean_resources(items: Iterable[Any]) -> list[str]:
     return out
 
 
+def _call_declared(declared: Callable[..., Iterable[str]], fn: Callable[..., Any] | None,
+                   args: Sequence[Any], kwargs: Mapping[str, Any]) -> Iterable[str]:
+    """`declared(*args, **kwargs)`, or with every argument by name when that is what it accepts
+    (`lambda book_id, **_: ...` for a call made as `task.delay(42, ...)`)."""
+    sig = _signature(declared)
+    if sig is not None and args:
+        try:
+            sig.bind(*args, **kwargs)
+        except TypeError:
+            return declared(**_named(fn, args, kwargs))
+    return declared(*args, **kwargs)
+
+
 def resources_for(declared: Resources, fn: Callable[..., Any] | None, args: Sequence[Any],
                   kwargs: Mapping[str, Any]) -> list[str]:
-    """The resources of one call: `declared(*args, **kwargs)` when it is a function, the list when
-    it is one, else `default_resources`. Invalid entries (not `Type:id`) are dropped; a declaration
-    that raises is logged once and gives none."""
+    """The resources of one call: from `declared` when it is a function (called with the call's
+    arguments, by name if need be) or a list, else `default_resources`. Invalid entries (not
+    `Type:id`) are dropped; a declaration that raises is logged once and gives none."""
     try:
         if declared is None:
             items: Iterable[Any] = default_resources(fn, args, kwargs)
         elif callable(declared):
-            items = declared(*args, **kwargs) or ()
+            items = _call_declared(declared, fn, args, kwargs) or ()
         else:
             items = declared
         if isinstance(items, str):
@@ -284,6 +299,41 @@ def emit(trail: Trail, kind: str, job_id: str, *, attempt: int = 1, at: float | 
 # ---- kill requests ---------------------------------------------------------------------------
 
 
+class Ticker:
+    """A daemon thread calling `fn()` every `interval` seconds until `stop()`; an exception is
+    logged once per type and the next round goes on (worker heartbeats, kill polling)."""
+
+    def __init__(self, fn: Callable[[], Any], interval: float, name: str = "jobtrail-ticker") -> None:
+        self.fn = fn
+        self.interval = interval
+        self.name = name
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.fn()
+            except Exception as exc:  # noqa: BLE001 - e.g. the server is down; next round retries
+                warn_once(f"{self.name}:{type(exc).__name__}",
+                          "jobtrail: %s failed (%s); retrying every %.1fs", self.name, _text(exc),
+                          self.interval)
+
+    def start(self) -> Ticker:
+        """Start the thread (a second call while it runs does nothing)."""
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        self._thread = None
+
+
 class KillPoller:
     """A daemon thread in the worker process that asks the Trail, every `interval` seconds, which
     jobs in this worker's `queues` (all queues when empty) have a pending kill request, and calls
@@ -303,8 +353,7 @@ class KillPoller:
         self.interval = interval
         self.limit = limit
         self._handled: set[str] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker = Ticker(self.poll, interval, "jobtrail-kill-poller")
 
     def _queues(self) -> list[str]:
         queues = self.queues() if callable(self.queues) else self.queues
@@ -327,26 +376,10 @@ class KillPoller:
                           job.id, exc_info=True)
         return fresh
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.poll()
-            except Exception as exc:  # noqa: BLE001 - e.g. the server is down; next round retries
-                warn_once(f"kill-poll:{type(exc).__name__}",
-                          "jobtrail: could not read kill requests (%s); retrying every %.1fs",
-                          _text(exc), self.interval)
-
     def start(self) -> KillPoller:
-        """Start the thread (once; a second call while it runs does nothing)."""
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="jobtrail-kill-poller",
-                                            daemon=True)
-            self._thread.start()
+        """Start polling in a daemon thread (a second call while it runs does nothing)."""
+        self._ticker.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-        self._thread = None
+        self._ticker.stop(timeout)
