@@ -11,15 +11,14 @@ with `os._exit`, so nothing it buffered would be sent): before the fork the atte
 RQ's own `enqueued_at`, so wait time is real even for retries and scheduled jobs) and `started`;
 after the horse exits the outcome RQ stored in Redis (finished → succeeded, failed, retried →
 retrying, stopped → killed, canceled → cancelled) at RQ's `ended_at`. The horse only passes its
-exception to the parent through a short-lived Redis key. A background thread sends job and worker
-heartbeats and acts on kill requests: `send_stop_job_command` for a running job, `cancel()` for a
-queued one.
+exception to the parent through a short-lived Redis key. A `Ticker` sends job and worker
+heartbeats, and a `KillPoller` acts on kill requests: `send_stop_job_command` for a running job,
+`cancel()` for a queued one.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from jobtrail.integrations.common import (
     DEFAULT_KILL_POLL_SECONDS,
     KillPoller,
     Resources,
+    Ticker,
     args_snapshot,
     clean_labels,
     emit,
@@ -195,8 +195,9 @@ class _Tracking:
         self.kill_poll = kill_poll
         self._running: _Running | None = None
         self._errors: dict[str, dict[str, str]] = {}
-        self._stop_beats = threading.Event()
-        self._beats: threading.Thread | None = None
+        self._ticker: Ticker | None = None
+        self._poller: KillPoller | None = None
+        self._worker_beat_at = 0.0
         self._identity = worker_identity()
 
     # ---- RQ's hooks ----------------------------------------------------------------------
@@ -208,7 +209,7 @@ class _Tracking:
         self._start_beats()
 
     def register_death(self) -> None:
-        self._stop_beats.set()
+        self._stop_beats()
         self._worker_beat(stopped=True)
         try:
             super().register_death()  # type: ignore[misc]
@@ -328,38 +329,36 @@ class _Tracking:
     # ---- heartbeats and kill requests ---------------------------------------------------------
 
     def _start_beats(self) -> None:
-        if self._beats is None or not self._beats.is_alive():
-            self._stop_beats.clear()
-            self._beats = threading.Thread(target=self._beat_loop, name="jobtrail-rq", daemon=True)
-            self._beats.start()
+        self._stop_beats()
+        every = min(self.trail.settings.heartbeat_interval, WORKER_BEAT_SECONDS)
+        self._ticker = Ticker(self._tick, max(every / 2, 0.1), "jobtrail-rq-heartbeat").start()
+        if self.kill_poll > 0:
+            self._poller = KillPoller(self.trail, self._on_kill, queues=self._queue_names,
+                                      interval=self.kill_poll).start()
 
-    def _beat_loop(self) -> None:
-        poller = KillPoller(self.trail, self._on_kill, queues=self._queue_names)
-        every = self.trail.settings.heartbeat_interval
-        worker_beat = time.monotonic()
-        poll_at = 0.0
-        while not self._stop_beats.wait(min(self.kill_poll, every, WORKER_BEAT_SECONDS) / 2):
-            now = time.monotonic()
-            running = self._running
-            if running is not None and now - running.beat_at >= every:
-                running.beat_at = now
-                emit(self.trail, "heartbeat", running.id, attempt=running.attempt)
-            if now - worker_beat >= WORKER_BEAT_SECONDS:
-                worker_beat = now
-                self._worker_beat()
-            if self.kill_poll > 0 and now >= poll_at:
-                poll_at = now + self.kill_poll
-                try:
-                    poller.poll()
-                except Exception as exc:  # noqa: BLE001 - e.g. the server is down; next round retries
-                    warn_once(f"rq-kill-poll:{type(exc).__name__}",
-                              "jobtrail: could not read kill requests (%s); retrying", exc)
+    def _stop_beats(self) -> None:
+        for thread in (self._ticker, self._poller):
+            if thread is not None:
+                thread.stop()
+        self._ticker = self._poller = None
+
+    def _tick(self) -> None:
+        """Heartbeats: the running job's every `heartbeat_interval`, the worker's every
+        `WORKER_BEAT_SECONDS` (RQ's own heartbeat comes only every few minutes when idle)."""
+        now = time.monotonic()
+        running = self._running
+        if running is not None and now - running.beat_at >= self.trail.settings.heartbeat_interval:
+            running.beat_at = now
+            emit(self.trail, "heartbeat", running.id, attempt=running.attempt)
+        if now - self._worker_beat_at >= WORKER_BEAT_SECONDS:
+            self._worker_beat()
 
     def _queue_names(self) -> list[str]:
         return [q.name for q in self.queues]
 
     @never_raise("an RQ worker heartbeat")
     def _worker_beat(self, stopped: bool = False) -> None:
+        self._worker_beat_at = time.monotonic()
         busy = self._running is not None
         self.trail.worker_heartbeat(
             self._identity.name, queues=self._queue_names(), running=int(busy),
