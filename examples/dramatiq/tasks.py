@@ -18,7 +18,8 @@ from jobtrail.integrations.dramatiq import JobtrailMiddleware
 
 broker = RedisBroker(url=os.environ.get("DRAMATIQ_REDIS_URL", "redis://127.0.0.1:6379/0"))
 broker.add_middleware(CurrentMessage())
-broker.add_middleware(JobtrailMiddleware(Trail()))  # the one line jobtrail needs
+trail = Trail()
+broker.add_middleware(JobtrailMiddleware(trail))  # the one line jobtrail needs
 dramatiq.set_broker(broker)
 
 DONE = "example:done"
