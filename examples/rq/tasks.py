@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from rq import get_current_job
+from rq import Retry, get_current_job
 
 from jobtrail.integrations.rq import declare
 
@@ -39,3 +39,11 @@ def long_job(seconds: float = 60.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         time.sleep(0.1)
+
+
+def wait_for_export(ready_on: int = 2) -> str | Retry:
+    """Asks RQ to run it again (by returning `rq.Retry`) until its `ready_on`-th attempt."""
+    job = get_current_job()
+    assert job is not None
+    attempt = int(job.connection.incr(f"example:export:{job.id}"))
+    return "exported" if attempt >= ready_on else Retry(max=3)
