@@ -116,7 +116,9 @@ def test_every_dramatiq_message_is_recorded_with_its_outcome(
     assert first.end == "retrying" and first.error is not None
     assert first.error["type"] == "ConnectionError"
     assert second.started_at is not None and first.ended_at is not None
-    assert second.started_at >= first.ended_at
+    assert second.queued_at is not None and first.ended_at < second.queued_at <= second.started_at
+    # ... queued when its backoff (100-200 ms: examples/dramatiq/tasks.py) was over
+    assert second.queued_at - first.ended_at >= 0.05
     assert flaky.message_id in producer.done() and failing.message_id not in producer.done()
 
     # ... and the worker process, alive, then stopped when it shuts down

@@ -5,12 +5,14 @@ Two lines of setup, where the broker is made (the producer and every worker proc
     broker.add_middleware(JobtrailMiddleware(trail))
     @dramatiq.actor(resources=lambda book_id, **_: [f"Book:{book_id}"])  # optional declaration
 
-`after_enqueue` records `queued` (or `scheduled` for a delayed message) with dramatiq's own
-message timestamp; `before_process_message` records the attempt's `queued` (its eta or requeue
-time, so retries wait for real) and `started`; `after_process_message` records `succeeded` or keeps
-the error until the message is acked (Retries enqueued another attempt → `retrying`) or nacked
-(→ `failed`); `after_skip_message` records `cancelled`. Attempts are the Retries middleware's
-`retries` option plus one. Heartbeats come from a `Ticker` in each worker process.
+`after_enqueue` records `queued` at dramatiq's own message timestamp (`scheduled` for a delayed
+message, then `queued` at its eta when the worker that held it enqueues it, and so for each retry
+after its backoff: waits are real); `before_process_message` records `started`, with every
+field (so messages sent without the middleware are complete too); `after_process_message`
+records `succeeded` or keeps the error until the message is acked (Retries enqueued another
+attempt → `retrying`) or nacked (→ `failed`); `after_skip_message` records `cancelled`.
+Attempts are the Retries middleware's `retries` option plus one. Heartbeats come from a `Ticker`
+in each worker process.
 
 Kill requests need no extra package (dramatiq-abort would bring a second event backend for what
 jobtrail already stores): a `KillPoller` in each worker process raises `jobtrail.Killed` in the
@@ -93,6 +95,7 @@ class JobtrailMiddleware(dramatiq.Middleware):
         self._failed: dict[str, tuple[int, dict[str, str], float]] = {}
         self._retried: set[str] = set()
         self._cancel: set[str] = set()
+        self._delayed: dict[str, float] = {}  # message id → eta (Unix seconds)
         self._threads: list[Ticker | KillPoller] = []
         self._worker_beat_at = 0.0
         self._queues: list[str] = []
@@ -128,34 +131,35 @@ class JobtrailMiddleware(dramatiq.Middleware):
     @never_raise("recording a dramatiq enqueue")
     def after_enqueue(self, broker: Any, message: Any, delay: int | None) -> None:
         attempt = _attempt(message)
-        if attempt > 1:  # a retry, enqueued by Retries in the worker: see after_ack
-            with self._lock:
-                if message.message_id in self._failed:
-                    self._retried.add(message.message_id)
-            return
-        kind = "scheduled" if delay else "queued"
-        at = message.message_timestamp / 1000 if kind == "queued" else None
-        emit(self.trail, kind, message.message_id, attempt=attempt, at=at,
-             **self._fields(broker, message))
+        with self._lock:
+            eta = self._delayed.pop(message.message_id, None)
+            if attempt > 1 and message.message_id in self._failed:
+                self._retried.add(message.message_id)  # Retries enqueued the next attempt
+        if eta is not None or (attempt > 1 and not delay):
+            # A delayed message (or a retry after its backoff) entering its queue: due since its eta.
+            at = min(eta, time.time()) if eta is not None else None
+            emit(self.trail, "queued", message.message_id, attempt=attempt, at=at)
+        elif attempt == 1:
+            kind = "scheduled" if delay else "queued"
+            at = message.message_timestamp / 1000 if kind == "queued" else None
+            emit(self.trail, kind, message.message_id, attempt=attempt, at=at,
+                 **self._fields(broker, message))
+
+    def before_delay_message(self, broker: Any, message: Any) -> None:
+        """A worker holds a delayed message until its eta, then enqueues it (see after_enqueue)."""
+        eta = message.options.get("eta")
+        with self._lock:
+            self._delayed[message.message_id] = eta / 1000 if eta else time.time()
 
     # ---- the worker side ---------------------------------------------------------------------
 
     @never_raise("recording a dramatiq message start")
     def _started(self, broker: Any, message: Any) -> None:
         attempt = _attempt(message)
-        options = message.options
-        if options.get("eta"):
-            queued = options["eta"] / 1000
-        elif attempt > 1 and options.get("requeue_timestamp"):
-            queued = options["requeue_timestamp"] / 1000
-        else:
-            queued = message.message_timestamp / 1000
-        fields = self._fields(broker, message)
-        emit(self.trail, "queued", message.message_id, attempt=attempt, at=queued, **fields)
         with self._lock:
             self._running[message.message_id] = _Running(message, attempt, threading.get_ident())
-        emit(self.trail, "started", message.message_id, attempt=attempt, name=fields["name"],
-             queue=fields["queue"], worker=self._identity.name)
+        emit(self.trail, "started", message.message_id, attempt=attempt,
+             worker=self._identity.name, **self._fields(broker, message))
 
     def before_process_message(self, broker: Any, message: Any) -> None:
         with self._lock:
