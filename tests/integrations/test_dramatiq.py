@@ -154,6 +154,8 @@ def test_a_kill_request_stops_a_running_message_and_cancels_a_queued_one(
     killed = wait_for(tracked(admin, longs[0].message_id, ("killed",)), timeout=15,
                       what="recorded killed")
     assert killed.attempt == 1 and killed.run is not None and killed.run < 30
+    assert killed.heartbeat_at is not None and killed.started_at is not None
+    assert killed.heartbeat_at > killed.started_at  # heartbeats while it ran (every 1 s here)
     assert longs[0].message_id not in producer.done()
     admin.kill(longs[1].message_id)  # frees the thread that then receives the queued message
     wait_for(tracked(admin, longs[1].message_id, ("killed",)), timeout=15, what="second killed")

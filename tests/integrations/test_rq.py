@@ -150,6 +150,9 @@ def test_a_kill_request_stops_a_running_job_and_cancels_a_queued_one(
     wait_for(lambda: long.get_status() == JobStatus.STOPPED, timeout=15, what="RQ stopped it")
     killed = wait_for(tracked(admin, long.id, ("killed",)), what="recorded killed")
     assert killed.kill_requested_at is not None and killed.run is not None and killed.run < 30
+    # ... after heartbeats while it ran (JOBTRAIL_HEARTBEAT_INTERVAL=1s)
+    assert killed.heartbeat_at is not None and killed.started_at is not None
+    assert killed.heartbeat_at > killed.started_at
     assert RqJob.fetch(behind.id, connection=connection).get_status() == JobStatus.CANCELED
     cancelled = wait_for(tracked(admin, behind.id, ("cancelled",)), what="recorded cancelled")
     assert cancelled.started_at is None
