@@ -50,7 +50,7 @@ need = _load_need()
 
 ADMIN_TOKEN = "it-admin-secret"
 WORKER_TOKEN = "it-worker-secret"  # ingest+read: what a worker needs (events, kill requests)
-TOKENS = (f"admin:{ADMIN_TOKEN}", f"ingest+read:{WORKER_TOKEN}")
+TOKENS = (f"admin+ingest:{ADMIN_TOKEN}", f"ingest+read:{WORKER_TOKEN}")
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 RABBITMQ_URL = os.environ.get("JOBTRAIL_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
 START_TIMEOUT = 15.0  # seconds for the jobtrail server to start

@@ -113,15 +113,28 @@ def never_raise(what: str) -> Callable[[F], F]:
 # ---- the call: args, resources, labels -------------------------------------------------------
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_PLAIN_MAX = 16  # arguments in a call that the fast path takes
+_PLAIN_TEXT = 256  # characters of a string argument the fast path takes
+
+
+def _plain(values: Iterable[Any]) -> bool:
+    return all(type(v) in _PLAIN and (type(v) is not str or len(v) <= _PLAIN_TEXT) for v in values)
+
+
 def args_snapshot(args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None) -> Any:
     """`{"args": [...], "kwargs": {...}}` with secret-looking keys redacted and capped at
     `MAX_ARGS_BYTES` of JSON (a preview beyond); None for a call without arguments."""
     if not args and not kwargs:
         return None
+    kwargs = kwargs or {}
+    if len(args) + len(kwargs) <= _PLAIN_MAX and _plain(args) and _plain(kwargs.values()):
+        # A few short scalars (the usual task call): already JSON and far below the cap.
+        return {"args": list(args), "kwargs": redact(kwargs)}
     try:
-        return cap_args(redact({"args": list(args), "kwargs": dict(kwargs or {})}), MAX_ARGS_BYTES)
+        return cap_args(redact({"args": list(args), "kwargs": dict(kwargs)}), MAX_ARGS_BYTES)
     except Exception:  # noqa: BLE001 - an argument whose repr() raises
-        return {"_unrepresentable": f"{len(args)} args, {len(kwargs or {})} kwargs"}
+        return {"_unrepresentable": f"{len(args)} args, {len(kwargs)} kwargs"}
 
 
 @functools.lru_cache(maxsize=2048)
@@ -152,8 +165,30 @@ def _named(fn: Callable[..., Any] | None, args: Sequence[Any],
     return named
 
 
-def _model(prefix: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in prefix.split("_"))
+@functools.lru_cache(maxsize=4096)
+def _id_model(name: str) -> tuple[str, bool] | None:
+    """`("TaskPlan", False)` for "task_plan_id", `("Book", True)` for "book_ids", else None."""
+    match = _ID_PARAM.match(name)
+    if match is None:
+        return None
+    model = "".join(part[:1].upper() + part[1:] for part in match.group(1).split("_"))
+    return model, match.group(2) == "ids"
+
+
+@functools.lru_cache(maxsize=2048)
+def _positional_ids(fn: Callable[..., Any]) -> tuple[tuple[int, str], ...]:
+    """(position, name) of `fn`'s positional parameters named like a model id."""
+    sig = _signature(fn)
+    if sig is None:
+        return ()
+    out = []
+    for i, param in enumerate(sig.parameters.values()):
+        if param.kind not in (inspect.Parameter.POSITIONAL_ONLY,
+                              inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            break
+        if _id_model(param.name) is not None:
+            out.append((i, param.name))
+    return tuple(out)
 
 
 def _scalar(value: Any) -> str | None:
@@ -169,18 +204,25 @@ def default_resources(fn: Callable[..., Any] | None, args: Sequence[Any],
     integer gives the resource `<Model>:<value>`, the model in CamelCase (`book_id=42` → `Book:42`,
     `task_plan_id=7` → `TaskPlan:7`); `<model>_ids` with a list gives one per item. Positional
     arguments count by their parameter name when `fn` is known. A bare `id` names no model."""
+    pairs: list[tuple[str, Any]] = []
+    if fn is not None and args:
+        try:
+            pairs = [(name, args[i]) for i, name in _positional_ids(fn) if i < len(args)]
+        except TypeError:  # an unhashable callable: its positional names stay unknown
+            pairs = []
+    pairs += kwargs.items()
     out = []
-    for name, value in _named(fn, args, kwargs).items():
-        match = _ID_PARAM.match(name)
-        if match is None:
+    for name, value in pairs:
+        parsed = _id_model(name) if isinstance(name, str) else None
+        if parsed is None:
             continue
-        if match.group(2) == "id":
+        model, plural = parsed
+        if not plural:
             values: Iterable[Any] = [value]
         elif isinstance(value, list | tuple):
             values = value
         else:
             continue
-        model = _model(match.group(1))
         out += [f"{model}:{text}" for text in map(_scalar, values) if text is not None]
     return out
 
@@ -260,9 +302,14 @@ class WorkerIdentity:
         return f"{self.host}:{self.pid}"
 
 
+@functools.cache
+def _hostname() -> str:
+    return socket.gethostname()
+
+
 def worker_identity() -> WorkerIdentity:
     """This process, now: call it where the job runs (a forked pool child has its own pid)."""
-    return WorkerIdentity(socket.gethostname(), os.getpid())
+    return WorkerIdentity(_hostname(), os.getpid())
 
 
 def _text(value: Any) -> str:

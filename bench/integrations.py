@@ -1,0 +1,267 @@
+"""What does a framework integration cost in throughput? Tasks/s of a trivial task with and without
+jobtrail, same worker command, same run (goal: the integration keeps ≥ 95 % of the throughput).
+
+Per round and variant (plain, then jobtrail, alternating which goes first): the publisher sends
+`--tasks` trivial tasks to a fresh queue (timed: publish tasks/s), then a worker subprocess is
+started and drains it; the worker itself times from the first task's start to the last one's end
+(worker tasks/s, startup excluded). With jobtrail, publisher and worker report to a real
+`jobtrail serve` (SQLite) over HTTP, and every task must then be recorded. The table gives the
+median round of each.
+
+    .venv/bin/python bench/integrations.py --framework celery --tasks 2000 --rounds 3
+
+One function per framework (`FRAMEWORKS`); the broker is Redis (`--redis`, a database this script
+flushes). The module is also the worker's app: `celery -A integrations worker` imports it with
+JT_BENCH_* set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+GOAL = 0.95  # jobtrail tasks/s ÷ plain tasks/s
+WORKER_TIMEOUT = 300.0  # seconds for a worker to drain one round
+
+
+@dataclass(frozen=True)
+class Env:
+    """What every framework's bench gets: where to report, the broker, the scratch folder."""
+
+    jobtrail_url: str
+    redis_url: str
+    scratch: Path
+    tasks: int
+    rounds: int
+    pool: str
+
+
+Row = list[Any]
+
+
+# ---- shared: a jobtrail server, worker subprocesses ------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def jobtrail_server(scratch: Path) -> Iterator[str]:
+    """`jobtrail serve` over a new SQLite file on a free loopback port (no tokens: loopback)."""
+    db = scratch / "bench-integrations.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    jobtrail = Path(sys.executable).with_name("jobtrail")  # the venv's command
+    proc = subprocess.Popen([str(jobtrail), "--url", f"sqlite:///{db}", "serve", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("jobtrail serve did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def run_worker(args: list[str], env: dict[str, str], out: Path) -> dict[str, Any]:
+    """Start a worker, wait until it wrote its timing to `out`, stop it; the timing."""
+    log = out.with_suffix(".log")
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(args, env=env, cwd=HERE, stdout=sink, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + WORKER_TIMEOUT
+        while not out.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the worker did not finish the round; its log:\n{log.read_text()[-4000:]}")
+            time.sleep(0.1)
+        time.sleep(0.1)  # the file is written in one call; let it land
+        return dict(json.loads(out.read_text()))
+    finally:
+        _stop(proc)
+
+
+def count_recorded(jobtrail_url: str, queue: str, expected: int) -> int:
+    """How many of a round's jobs the server holds as succeeded (waiting up to 30 s for them)."""
+    from jobtrail import Trail
+
+    with Trail(jobtrail_url) as trail:
+        deadline = time.monotonic() + 30
+        while True:
+            n = trail.jobs(queue=queue, state="succeeded").count()
+            if n >= expected or time.monotonic() > deadline:
+                return n
+            time.sleep(0.5)
+
+
+# ---- Celery ------------------------------------------------------------------------------------
+
+
+def _timing_hooks(total: int, out: Path) -> None:
+    """In the worker (both variants alike): the first task's start and the last one's end."""
+    from celery import signals
+
+    state = {"n": 0, "first": 0.0}
+
+    def prerun(**_: Any) -> None:
+        if not state["first"]:
+            state["first"] = time.perf_counter()
+
+    def postrun(**_: Any) -> None:
+        state["n"] += 1
+        if state["n"] == total:
+            seconds = time.perf_counter() - state["first"]
+            out.write_text(json.dumps({"tasks": total, "seconds": seconds}))
+
+    signals.task_prerun.connect(prerun, weak=False)
+    signals.task_postrun.connect(postrun, weak=False)
+
+
+def celery_app(broker: str, queue: str) -> Any:
+    from celery import Celery
+
+    app = Celery("bench_integrations", broker=broker)
+    app.conf.update(task_default_queue=queue, task_ignore_result=True,
+                    broker_connection_retry_on_startup=True, worker_hijack_root_logger=False)
+    app.task(name="bench.noop")(noop)
+    return app
+
+
+def noop(book_id: int) -> None:
+    """The trivial task: an argument (so resources and args are recorded), no work."""
+
+
+if "JT_BENCH_CELERY_QUEUE" in os.environ:  # `celery -A integrations worker` in a bench round
+    app = celery_app(os.environ["JT_BENCH_BROKER"], os.environ["JT_BENCH_CELERY_QUEUE"])
+    _timing_hooks(int(os.environ["JT_BENCH_TASKS"]), Path(os.environ["JT_BENCH_OUT"]))
+    if os.environ.get("JT_BENCH_TRACK") == "1":
+        from jobtrail import Trail
+        from jobtrail.integrations import celery as jt_celery
+
+        jt_celery.setup(app, Trail())
+
+
+def bench_celery(env: Env) -> list[Row]:
+    import redis
+
+    from jobtrail import Trail
+    from jobtrail.integrations import celery as jt_celery
+
+    results: dict[str, dict[str, list[float]]] = {v: {"publish": [], "worker": []}
+                                                  for v in ("plain", "jobtrail")}
+    recorded: list[str] = []
+    publisher_trail = Trail(env.jobtrail_url)
+    for i in range(env.rounds):
+        for variant in ("plain", "jobtrail") if i % 2 == 0 else ("jobtrail", "plain"):
+            redis.Redis.from_url(env.redis_url).flushdb()
+            queue = f"bench-{uuid.uuid4().hex[:8]}"
+            app = celery_app(env.redis_url, queue)
+            integration = jt_celery.setup(app, publisher_trail) if variant == "jobtrail" else None
+            task = app.tasks["bench.noop"]
+            t0 = time.perf_counter()
+            for n in range(env.tasks):
+                task.delay(n)
+            results[variant]["publish"].append(env.tasks / (time.perf_counter() - t0))
+            if integration is not None:
+                integration.disconnect()
+            app.close()
+            out = env.scratch / f"celery-{variant}-{i}.json"
+            out.unlink(missing_ok=True)
+            worker_env = dict(os.environ, JT_BENCH_BROKER=env.redis_url, JT_BENCH_CELERY_QUEUE=queue,
+                              JT_BENCH_TASKS=str(env.tasks), JT_BENCH_OUT=str(out),
+                              JT_BENCH_TRACK="1" if variant == "jobtrail" else "0",
+                              JOBTRAIL_URL=env.jobtrail_url,
+                              PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+            timing = run_worker([sys.executable, "-m", "celery", "-A", "integrations", "worker",
+                                 "--pool", env.pool, "--concurrency", "1", "-Q", queue,
+                                 "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
+                                 "--without-heartbeat", "-n", f"{queue}@%h"], worker_env, out)
+            results[variant]["worker"].append(timing["tasks"] / timing["seconds"])
+            if variant == "jobtrail":
+                publisher_trail.flush(30)
+                n = count_recorded(env.jobtrail_url, queue, env.tasks)
+                recorded.append(f"{n:,}/{env.tasks:,}")
+            print(f"… round {i + 1}/{env.rounds} {variant}: "
+                  f"publish {results[variant]['publish'][-1]:,.0f}/s, "
+                  f"worker {results[variant]['worker'][-1]:,.0f}/s", file=sys.stderr)
+    publisher_trail.close()
+    rows: list[Row] = []
+    for side in ("worker", "publish"):
+        plain, tracked = median(results["plain"][side]), median(results["jobtrail"][side])
+        ratio = tracked / plain
+        rows.append([f"celery {side} ({env.pool})" if side == "worker" else "celery publish",
+                     tracked, plain, ratio, f"≥ {GOAL}", ratio >= GOAL,
+                     ", ".join(recorded) if side == "worker" else "queued events"])
+    return rows
+
+
+FRAMEWORKS: dict[str, Callable[[Env], list[Row]]] = {"celery": bench_celery}
+
+
+def median(xs: list[float]) -> float:
+    s = sorted(xs)
+    return s[len(s) // 2]
+
+
+def main() -> None:
+    from _common import DATA, context, fmt, met, parser, table
+
+    p = parser(__doc__.split("\n\n")[0], backend=False, jobs=2000)
+    p.add_argument("--framework", choices=sorted(FRAMEWORKS), action="append",
+                   help="which framework(s) (default: all)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds per variant (default 3)")
+    p.add_argument("--pool", default="solo", help="worker pool (celery: solo or prefork)")
+    p.add_argument("--redis", default="redis://127.0.0.1:6379/15",
+                   help="broker; this database is flushed (default redis://127.0.0.1:6379/15)")
+    args = p.parse_args()
+    DATA.mkdir(parents=True, exist_ok=True)
+    context(tasks=args.jobs, rounds=args.rounds, pool=args.pool)
+    rows: list[Row] = []
+    with jobtrail_server(DATA) as url:
+        env = Env(url, args.redis, DATA, args.jobs, args.rounds, args.pool)
+        for name in args.framework or sorted(FRAMEWORKS):
+            rows += FRAMEWORKS[name](env)
+    table(
+        f"Throughput of a trivial task with and without jobtrail, {args.rounds} rounds × "
+        f"{args.jobs:,} tasks (median round, tasks/s)",
+        ["side", "with jobtrail", "without", "ratio", "goal", "met", "recorded by jobtrail"],
+        [[r[0], fmt(r[1]), fmt(r[2]), f"{r[3]:.3f}", r[4], met(r[5]), r[6]] for r in rows],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,408 @@
+"""Celery (5.x) → jobtrail through Celery's own signals: `setup(app, trail)` and every task is tracked.
+
+- publish (`before_task_publish`, in the process that sends): queued, with the queue, the batch
+  (group id, else the workflow's root id for chains and subtasks) and the attempt, so wait is real;
+- `task_prerun` (in the pool process): started, with the worker `host:pid`, attempt `retries + 1`;
+  the Trail then heartbeats it while it runs;
+- `task_success`, `task_failure` (with the traceback), `task_retry` (retrying that attempt);
+- `task_revoked` (in the worker): killed when a running task was terminated, else cancelled;
+- worker lifecycle (`worker_ready`, a timer, `worker_shutdown`): `trail.worker_heartbeat(...)`.
+
+A kill request made in jobtrail reaches the worker through a `KillPoller`: a running task gets
+`app.control.revoke(id, terminate=True)`, a queued one a plain revoke. Under the solo pool a running
+task cannot be terminated from outside, so it is flagged instead: the task sees `kill_requested()`.
+
+Task options: `@app.task(resources=lambda book_id, **_: [f"Book:{book_id}"], labels={"team": "x"})`.
+Every hook is guarded: tracking never raises into a task or delays it (events are buffered).
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import time
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from jobtrail.errors import Killed
+from jobtrail.events import MAX_FUTURE_SECONDS, MAX_RESULT_BYTES, cap_args, redact
+from jobtrail.integrations.common import (
+    DEFAULT_KILL_POLL_SECONDS,
+    KillPoller,
+    Ticker,
+    args_snapshot,
+    clean_labels,
+    emit,
+    error_info,
+    never_raise,
+    require,
+    resources_for,
+    worker_identity,
+)
+
+if TYPE_CHECKING:
+    from jobtrail.client import JobHandle, Trail
+    from jobtrail.model import Job
+
+__all__ = ["DEFAULT_WORKER_HEARTBEAT_SECONDS", "CeleryIntegration", "kill_requested", "setup"]
+
+PUBLISHED_HEADER = "jobtrail"
+"""Message header the publishing side sets once it recorded the task's args and resources."""
+ETA_SLACK_SECONDS = 1.0
+"""An eta less than this far ahead counts as now (a retry with countdown=0 carries one)."""
+QUEUED_AHEAD_MAX_SECONDS = MAX_FUTURE_SECONDS - 60.0
+"""How far ahead a `queued` event may be dated (the store rejects more than its skew limit)."""
+DEFAULT_WORKER_HEARTBEAT_SECONDS = 10.0
+"""How often a worker reports itself alive to jobtrail, in seconds."""
+
+_RECEIVERS = {  # Celery signal → the CeleryIntegration method that receives it
+    "before_task_publish": "on_publish",
+    "task_prerun": "on_prerun",
+    "task_success": "on_success",
+    "task_failure": "on_failure",
+    "task_retry": "on_retry",
+    "task_revoked": "on_revoked",
+    "task_postrun": "on_postrun",
+    "worker_ready": "on_worker_ready",
+    "heartbeat_sent": "on_heartbeat_sent",
+    "worker_shutdown": "on_worker_shutdown",
+    "worker_process_shutdown": "on_process_shutdown",
+}
+_integrations: dict[int, CeleryIntegration] = {}
+_setup_lock = threading.Lock()
+
+
+def setup(app: Any, trail: Trail, *, kill_poll_interval: float = DEFAULT_KILL_POLL_SECONDS,
+          worker_heartbeat_interval: float = DEFAULT_WORKER_HEARTBEAT_SECONDS,
+          track_args: bool = True) -> CeleryIntegration:
+    """Track every task of the Celery `app` in `trail` (call once where the app is defined, so the
+    publishers and the workers both run it). A second call for the same app returns the first
+    integration. Raises `MissingExtra` when Celery is not installed."""
+    require("celery", "celery")
+    with _setup_lock:
+        existing = _integrations.get(id(app))
+        if existing is not None:
+            return existing
+        integration = CeleryIntegration(app, trail, kill_poll_interval=kill_poll_interval,
+                                        worker_heartbeat_interval=worker_heartbeat_interval,
+                                        track_args=track_args)
+        integration.connect()
+        _integrations[id(app)] = integration
+        return integration
+
+
+def kill_requested(task_id: str | None = None) -> bool:
+    """True once a kill was requested in jobtrail for `task_id` (default: the current task).
+    For tasks that stop cooperatively (always possible; needed under the solo pool): raise
+    `jobtrail.Killed` and the job is recorded killed."""
+    if task_id is None:
+        from celery import current_task  # type: ignore[import-untyped]
+
+        task_id = current_task.request.id if current_task else None
+    if task_id is None:
+        return False
+    return any(i.kill_flagged(task_id) for i in list(_integrations.values()))
+
+
+def _option(task: Any, name: str) -> Any:
+    """A task option as declared (`@app.task(resources=fn)` stores fn on the task class, where
+    plain attribute access would bind it as a method)."""
+    if task is None:
+        return None
+    value = inspect.getattr_static(task, name, None)
+    return value.__func__ if isinstance(value, staticmethod | classmethod) else value
+
+
+@dataclass(frozen=True, slots=True)
+class _TaskOptions:
+    """What a task declares, read once per task name (reading it per call costs more than the
+    rest of a hook)."""
+
+    resources: Any
+    labels: dict[str, str] | None
+    run: Any
+
+
+def _batch(task_id: str | None, group: str | None, root_id: str | None) -> str | None:
+    """The group (or chord header) id; else the root of a chain or of a task sent from a task."""
+    if group:
+        return str(group)
+    if root_id and root_id != task_id:
+        return str(root_id)
+    return None
+
+
+def _timestamp(value: Any) -> float | None:
+    """Unix seconds from Celery's ISO 8601 `eta`/`expires` header (None when absent or unreadable)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def _attempt(retries: Any) -> int:
+    return int(retries) + 1 if isinstance(retries, int) and retries >= 0 else 1
+
+
+class CeleryIntegration:
+    """The signal receivers for one app. Made by `setup`; holds the running tasks' handles (in each
+    pool process) and, in the worker's main process, the kill poller and the heartbeat timer."""
+
+    def __init__(self, app: Any, trail: Trail, *, kill_poll_interval: float,
+                 worker_heartbeat_interval: float, track_args: bool) -> None:
+        self.app = app
+        self.trail = trail
+        self.track_args = track_args
+        self.kill_poll_interval = kill_poll_interval
+        self.worker_heartbeat_interval = worker_heartbeat_interval
+        self._running: dict[str, JobHandle] = {}
+        self._options: dict[str, _TaskOptions] = {}
+        self._flagged: set[str] = set()
+        self._queues: list[str] = []
+        self._solo = False
+        self._poller: KillPoller | None = None
+        self._beat: Ticker | None = None
+
+    # ---- wiring ---------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        from celery import signals
+
+        for name, method in _RECEIVERS.items():
+            getattr(signals, name).connect(getattr(self, method), weak=False)
+
+    def disconnect(self) -> None:
+        """Undo `setup`: receivers off, worker timers stopped (for tests and app factories)."""
+        from celery import signals
+
+        for name, method in _RECEIVERS.items():
+            getattr(signals, name).disconnect(getattr(self, method))
+        for ticker in (self._poller, self._beat):
+            if ticker is not None:
+                ticker.stop(1.0)
+        with _setup_lock:
+            if _integrations.get(id(self.app)) is self:
+                del _integrations[id(self.app)]
+
+    def _ours(self, task: Any) -> bool:
+        return getattr(task, "app", self.app) is self.app
+
+    def _options_of(self, name: str, task: Any) -> _TaskOptions:
+        options = self._options.get(name)
+        if options is None:
+            options = self._options[name] = _TaskOptions(
+                _option(task, "resources"), clean_labels(_option(task, "labels")) or None,
+                getattr(task, "run", None))
+        return options
+
+    def kill_flagged(self, task_id: str) -> bool:
+        if task_id in self._flagged:
+            return True
+        handle = self._running.get(task_id)
+        return handle is not None and handle.kill_requested
+
+    # ---- publishing -----------------------------------------------------------------------
+
+    @never_raise("celery before_task_publish")
+    def on_publish(self, sender: Any = None, body: Any = None, exchange: Any = None,
+                   routing_key: Any = None, headers: Mapping[str, Any] | None = None,
+                   declare: Sequence[Any] | None = None, **_: Any) -> None:
+        headers = headers or {}
+        if "task" in headers:  # message protocol 2
+            name, task_id = headers["task"], headers.get("id")
+            args, kwargs = (body[0], body[1]) if isinstance(body, list | tuple) and len(body) >= 2 \
+                else ((), {})
+            retries, group, root_id = headers.get("retries"), headers.get("group"), headers.get("root_id")
+        elif isinstance(body, Mapping):  # protocol 1
+            name, task_id = body.get("task"), body.get("id")
+            args, kwargs = body.get("args") or (), body.get("kwargs") or {}
+            retries, group, root_id = body.get("retries"), body.get("taskset"), None
+        else:
+            return
+        if not name or not task_id:
+            return
+        queue = getattr(declare[0], "name", None) if declare else None
+        queue = queue or (routing_key if isinstance(routing_key, str) and routing_key else None)
+        options = self._options_of(name, self.app.tasks.get(name))
+        fields: dict[str, Any] = {
+            "queue": queue, "batch": _batch(task_id, group, root_id),
+            "resources": resources_for(options.resources, options.run, args, kwargs) or None,
+            "labels": options.labels,
+            "args": args_snapshot(args, kwargs) if self.track_args else None,
+        }
+        attempt, now = _attempt(retries), time.time()
+        eta = _timestamp(headers.get("eta"))
+        if eta is not None and eta > now + ETA_SLACK_SECONDS:
+            # Not runnable before its eta/countdown: scheduled now, queued when it becomes due,
+            # so the wait counts from then (an eta beyond the store's clock-skew limit stays
+            # scheduled until it starts).
+            emit(self.trail, "scheduled", str(task_id), attempt=attempt, at=now, name=str(name),
+                 **{k: (list(v) if k == "resources" and v else v) for k, v in fields.items()})
+            if eta > now + QUEUED_AHEAD_MAX_SECONDS:
+                return
+            now = eta
+        self.trail.enqueued(str(name), str(task_id), attempt=attempt, at=now, **fields)
+        if isinstance(headers, MutableMapping):
+            headers[PUBLISHED_HEADER] = 1  # the worker need not record args and resources again
+
+    # ---- running (in the pool process) --------------------------------------------------------
+
+    @never_raise("celery task_prerun")
+    def on_prerun(self, sender: Any = None, task_id: str | None = None, task: Any = None,
+                  args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None, **_: Any) -> None:
+        task = task or sender
+        if task_id is None or not self._ours(task):
+            return
+        request = task.request
+        args, kwargs = tuple(args or ()), dict(kwargs or {})
+        delivery = getattr(request, "delivery_info", None) or {}
+        described: dict[str, Any] = {}
+        if getattr(request, PUBLISHED_HEADER, None) != 1:  # sent by an app without jobtrail
+            options = self._options_of(task.name, task)
+            described = {
+                "resources": resources_for(options.resources, options.run, args, kwargs) or None,
+                "labels": options.labels,
+                "args": args_snapshot(args, kwargs) if self.track_args else None,
+            }
+        handle = self.trail.track(
+            task.name, task_id, queue=delivery.get("routing_key") or None,
+            batch=_batch(task_id, getattr(request, "group", None), getattr(request, "root_id", None)),
+            **described,
+            worker=worker_identity().name,
+            attempt=_attempt(getattr(request, "retries", 0)),
+        )
+        self._running[task_id] = handle.start()
+
+    def _take(self, task_id: str | None) -> JobHandle | None:
+        return self._running.pop(task_id, None) if task_id else None
+
+    @never_raise("celery task_success")
+    def on_success(self, sender: Any = None, result: Any = None, **_: Any) -> None:
+        task_id = getattr(getattr(sender, "request", None), "id", None)
+        handle = self._take(task_id)
+        if handle is not None:
+            handle.finish(None if result is None else cap_args(redact(result), MAX_RESULT_BYTES // 2))
+
+    @never_raise("celery task_failure")
+    def on_failure(self, sender: Any = None, task_id: str | None = None,
+                   exception: BaseException | None = None, einfo: Any = None, **_: Any) -> None:
+        if task_id is None or exception is None:
+            return
+        handle = self._take(task_id)
+        kind = "killed" if isinstance(exception, Killed) else "failed"
+        if handle is not None:
+            handle.fail(exception, kind=kind)
+            return
+        # Reported by the worker's main process (the pool process died, a hard time limit, ...).
+        request = getattr(sender, "request", None)
+        tb = getattr(einfo, "traceback", None)
+        emit(self.trail, kind, task_id, attempt=_attempt(getattr(request, "retries", 0)),
+             name=getattr(sender, "name", None),
+             error=error_info(exception, tb if isinstance(tb, str) else None))
+
+    @never_raise("celery task_retry")
+    def on_retry(self, sender: Any = None, request: Any = None, reason: Any = None,
+                 einfo: Any = None, **_: Any) -> None:
+        task_id = getattr(request, "id", None)
+        handle = self._take(task_id)
+        # `reason` is Celery's Retry; the error worth recording is the one it carries.
+        exc = getattr(reason, "exc", None) or reason
+        if not isinstance(exc, BaseException):
+            exc = getattr(einfo, "exception", None) if exc is None else RuntimeError(str(exc))
+        if not isinstance(exc, BaseException):
+            exc = RuntimeError(str(reason) if reason is not None else "retry")
+        if handle is not None:
+            handle.fail(exc, kind="retrying")
+        elif task_id:
+            emit(self.trail, "retrying", task_id, attempt=_attempt(getattr(request, "retries", 0)),
+                 error=error_info(exc))
+
+    @never_raise("celery task_postrun")
+    def on_postrun(self, sender: Any = None, task_id: str | None = None, state: Any = None,
+                   **_: Any) -> None:
+        # Success, failure and retry took their handle; what is left ended otherwise (Ignore,
+        # Reject, a replaced task): it is no longer running here.
+        handle = self._take(task_id)
+        self._flagged.discard(task_id or "")
+        if handle is not None and state == "REJECTED":
+            handle.fail(RuntimeError("rejected by the task (celery Reject)"))
+
+    @never_raise("celery task_revoked")
+    def on_revoked(self, sender: Any = None, request: Any = None, terminated: bool = False,
+                   signum: Any = None, expired: bool = False, **_: Any) -> None:
+        task_id = getattr(request, "id", None)
+        if not task_id:
+            return
+        self._take(task_id)
+        attempt = _attempt(getattr(request, "retries", 0))
+        name = getattr(request, "task", None) or getattr(sender, "name", None)
+        if terminated:
+            error = {"type": "Terminated", "message": f"revoked and terminated (signal {signum})"}
+            emit(self.trail, "killed", task_id, attempt=attempt, name=name, error=error)
+        else:
+            emit(self.trail, "cancelled", task_id, attempt=attempt, name=name)
+
+    # ---- the worker (main process) ----------------------------------------------------------
+
+    def _running_count(self) -> int:
+        from celery.worker import state  # type: ignore[import-untyped]
+
+        return len(state.active_requests)
+
+    def beat(self, state: str | None = None) -> None:
+        """Report this worker to jobtrail (busy while tasks run, else idle)."""
+        me = worker_identity()
+        self.trail.worker_heartbeat(queues=self._queues, running=self._running_count(),
+                                    state=state, host=me.host, pid=me.pid)
+
+    def _beat_round(self) -> None:
+        self.beat()
+        # Sent here, off the worker's threads: a main process that records no job events never
+        # starts the Trail's writer thread, which would otherwise deliver the heartbeat.
+        self.trail.flush(1.0)
+
+    def on_kill(self, job: Job) -> None:
+        """A kill request read from jobtrail: terminate a running task, revoke a queued one."""
+        running = job.started_at is not None
+        if running and self._solo:
+            self._flagged.add(job.id)  # cannot terminate in-process: the task checks kill_requested()
+            return
+        self.app.control.revoke(job.id, terminate=running)
+
+    @never_raise("celery worker_ready")
+    def on_worker_ready(self, sender: Any = None, **_: Any) -> None:
+        consumer = sender
+        task_consumer = getattr(consumer, "task_consumer", None)
+        names: Iterable[Any] = (q.name for q in getattr(task_consumer, "queues", ()) or ())
+        self._queues = sorted({str(n) for n in names if n}) or [self.app.conf.task_default_queue]
+        pool = getattr(getattr(consumer, "controller", None), "pool", None) or getattr(consumer, "pool", None)
+        self._solo = type(pool).__module__.endswith(".solo") if pool is not None else False
+        self.beat()
+        self._beat = Ticker(self._beat_round, self.worker_heartbeat_interval,
+                            "jobtrail-worker-beat").start()
+        self._poller = KillPoller(self.trail, self.on_kill, queues=lambda: self._queues,
+                                  interval=self.kill_poll_interval).start()
+
+    @never_raise("celery heartbeat_sent")
+    def on_heartbeat_sent(self, sender: Any = None, **_: Any) -> None:
+        if self._beat is not None:  # only in a worker that announced itself ready
+            self.beat()
+
+    @never_raise("celery worker_shutdown")
+    def on_worker_shutdown(self, sender: Any = None, **_: Any) -> None:
+        for ticker in (self._poller, self._beat):
+            if ticker is not None:
+                ticker.stop(1.0)
+        if self._beat is not None:
+            self.beat(state="stopped")
+        self.trail.flush(5.0)
+
+    @never_raise("celery worker_process_shutdown")
+    def on_process_shutdown(self, sender: Any = None, **_: Any) -> None:
+        # A pool process may leave without running atexit hooks: send what it buffered now.
+        self.trail.flush(5.0)

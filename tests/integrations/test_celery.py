@@ -1,0 +1,280 @@
+"""Celery with jobtrail, end to end: a real broker (Redis; RabbitMQ in one test), a real
+`celery worker` subprocess (prefork and solo pools), a real jobtrail server over HTTP.
+
+The test process publishes (so `queued` comes from the publisher, as in production), the worker
+runs the tasks, and both report to the server. Every task returns the times it saw itself start and
+end, and jobtrail's record of it must agree with them.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import group
+
+from jobtrail import Job, Trail
+
+from . import celery_tasks
+from .conftest import PYTHON, JobtrailServer, Proc, Spawn, wait_for
+
+HERE = Path(__file__).parent
+RESULT_TIMEOUT = 30.0  # seconds for a task's result
+COUNTDOWN = 2.0  # seconds a scheduled task waits before it is due
+CLOCK_SLACK = 2.0  # seconds between a hook and the task's own clock reading, on a busy machine
+
+
+@dataclass
+class Rig:
+    """A worker and a publishing app wired to one jobtrail server."""
+
+    app: Any
+    trail: Trail
+    server: JobtrailServer
+    worker: Proc
+    queue: str
+    integration: Any
+
+    def job(self, task_id: str) -> Job:
+        return self.trail.get(task_id)
+
+    def settled(self, ids: list[str], states: set[str] | None = None) -> dict[str, Job]:
+        """Wait until every job is recorded in a final state (or one of `states`)."""
+        wanted = states or {"succeeded", "failed", "killed", "cancelled"}
+
+        def check() -> dict[str, Job] | None:
+            self.trail.flush(5)
+            jobs = {j.id: j for j in self.trail.jobs(queue=self.queue)}
+            if all(i in jobs and jobs[i].state in wanted for i in ids):
+                return jobs
+            return None
+
+        found: dict[str, Job] = wait_for(check, timeout=RESULT_TIMEOUT, interval=0.2,
+                                         what=f"{len(ids)} jobs to settle")
+        return found
+
+
+@pytest.fixture
+def rig(jobtrail_server: JobtrailServer, redis_url: str, spawn: Spawn,
+        tmp_path: Path) -> Iterator[Callable[..., Rig]]:
+    made: list[Any] = []
+
+    def make(pool: str = "prefork", broker: str | None = None, concurrency: int = 2) -> Rig:
+        queue = f"jt-{uuid.uuid4().hex[:10]}"
+        broker = broker or redis_url
+        env = jobtrail_server.worker_env(
+            JT_BROKER=broker, JT_BACKEND=redis_url, JT_QUEUE=queue,
+            JOBTRAIL_FLUSH_INTERVAL="0.1", JOBTRAIL_HEARTBEAT_INTERVAL="0.5",
+            XDG_CACHE_HOME=str(tmp_path / "worker-cache"),  # its spill folder
+            PYTHONPATH=str(HERE),
+        )
+        worker = spawn(
+            [PYTHON, "-m", "celery", "-A", "celery_tasks", "worker", "--pool", pool,
+             "--concurrency", str(concurrency), "-Q", queue, "-n", f"{queue}@%h",
+             "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+            ready=r"@\S+ ready\.", env=env, cwd=HERE,
+        )
+        trail = jobtrail_server.trail(flush_interval=0.1,
+                                      extra={"spill_dir": str(tmp_path / "publisher-spill")})
+        app, integration = celery_tasks.create(broker, redis_url, queue, trail)
+        made.append((app, integration))
+        return Rig(app, trail, jobtrail_server, worker, queue, integration)
+
+    yield make
+    for app, integration in made:
+        if integration is not None:
+            integration.disconnect()
+        app.close()
+
+
+def _result(app: Any, task_id: str) -> Any:
+    return app.AsyncResult(task_id).get(timeout=RESULT_TIMEOUT, propagate=False)
+
+
+def _publish_mix(app: Any) -> dict[str, Any]:
+    tasks = app.tasks
+    return {
+        "ok": tasks["jt.ok"].delay(42, pause=0.2),
+        "boom": tasks["jt.boom"].delay(book_id=7),
+        "flaky": tasks["jt.flaky"].delay(chapter_id=3),
+        "group": group(tasks["jt.ok"].s(i) for i in (1, 2, 3)).apply_async(),
+        "later": tasks["jt.ok"].apply_async((9,), countdown=COUNTDOWN),
+    }
+
+
+def _check_mix(rig: Rig, sent: dict[str, Any], pool: str) -> None:
+    ids = [sent[k].id for k in ("ok", "boom", "flaky", "later")] + [r.id for r in sent["group"].results]
+    jobs = rig.settled(ids)
+
+    ok = jobs[sent["ok"].id]
+    own = _result(rig.app, ok.id)
+    assert (ok.state, ok.name, ok.queue, ok.attempt) == ("succeeded", "jt.ok", rig.queue, 1)
+    assert ok.resources == ("Book:42",) and ok.labels == {"team": "books"}
+    assert ok.args == {"args": [42], "kwargs": {"pause": 0.2}}
+    assert ok.worker is not None and ok.worker.endswith(f":{own['pid']}")
+    # jobtrail's start and end bracket the task's own clock readings, within the hooks' slack
+    assert ok.queued_at is not None and ok.started_at is not None and ok.finished_at is not None
+    assert ok.queued_at <= ok.started_at <= own["started"] <= ok.started_at + CLOCK_SLACK
+    assert own["ended"] <= ok.finished_at <= own["ended"] + CLOCK_SLACK
+    assert ok.run is not None and ok.run >= own["ended"] - own["started"] >= 0.2
+    assert ok.wait == pytest.approx(ok.started_at - ok.queued_at)
+
+    boom = jobs[sent["boom"].id]
+    assert (boom.state, boom.name, boom.resources) == ("failed", "jt.boom", ("Book:7",))
+    assert boom.error is not None and boom.error["type"] == "ValueError"
+    assert boom.error["message"] == "book 7 is <missing>"
+    assert "raise ValueError" in boom.error["traceback"]
+    assert isinstance(_result(rig.app, boom.id), ValueError)
+
+    flaky = jobs[sent["flaky"].id]
+    own = _result(rig.app, flaky.id)
+    assert own["retries"] == 1
+    assert (flaky.state, flaky.attempt) == ("succeeded", 2)
+    assert [a.end for a in flaky.attempts] == ["retrying", "succeeded"]
+    assert flaky.attempts[0].error is not None
+    assert flaky.attempts[0].error["message"] == "first attempt fails"
+    assert flaky.resources == ("Chapter:3",)
+
+    batch = sent["group"].id
+    members = [jobs[r.id] for r in sent["group"].results]
+    assert {(j.state, j.batch) for j in members} == {("succeeded", batch)}
+    summary = rig.trail.batch(batch)
+    assert summary.total == 3 and summary.counts.get("succeeded") == 3
+    assert ok.batch is None and boom.batch is None
+
+    # A countdown: scheduled when published, queued when due, so its wait excludes the countdown
+    later = jobs[sent["later"].id]
+    own = _result(rig.app, later.id)
+    assert later.state == "succeeded" and later.scheduled_at is not None
+    assert later.queued_at is not None
+    assert later.queued_at - later.scheduled_at == pytest.approx(COUNTDOWN, abs=0.2)
+    assert later.started_at is not None and later.started_at <= own["started"]
+    assert later.wait is not None and later.wait < COUNTDOWN
+
+
+@pytest.mark.parametrize("pool", ["prefork", "solo"])
+def test_every_task_of_a_mix_is_recorded_with_celerys_own_timings(
+        rig: Callable[..., Rig], pool: str) -> None:
+    # Given a worker with the integration, and a publisher with it
+    r = rig(pool)
+    # When a success, a failure, a retry-then-success and a group of three run
+    sent = _publish_mix(r.app)
+    # Expect each one recorded with its state, name, batch, attempts, error and true timings
+    _check_mix(r, sent, pool)
+    # And the worker reported itself, with its queue, and as stopped once it shut down
+    worker = wait_for(lambda: [w for w in r.trail.workers() if r.queue in w["queues"]], timeout=10,
+                      what="the worker's heartbeat")[0]
+    assert worker["pid"] == r.worker.pid and worker["state"] in ("idle", "busy")
+    r.worker.stop()
+    wait_for(lambda: [w for w in r.trail.workers()
+                      if w["id"] == worker["id"] and w["state"] == "stopped"],
+             timeout=10, what="the stopped heartbeat")
+
+
+def test_a_kill_in_jobtrail_terminates_a_running_task_and_cancels_a_queued_one(
+        rig: Callable[..., Rig]) -> None:
+    # Given a one-process prefork worker busy with a long task, and another long task queued
+    r = rig("prefork", concurrency=1)
+    running = r.app.tasks["jt.long"].delay(cooperative=False)  # only a terminate stops it
+    wait_for(lambda: r.trail.flush(5) and r.job(running.id).state == "started", timeout=20,
+             what="the long task to start")
+    queued = r.app.tasks["jt.long"].delay()
+    wait_for(lambda: r.trail.flush(5) and r.job(queued.id).state == "queued", timeout=10)
+    # When both are killed from jobtrail
+    r.trail.kill(queued.id)
+    # (the queued one's revoke must reach the worker before the running one stops and frees it)
+    wait_for(lambda: f"revoked: {queued.id}" in r.worker.output(), timeout=10,
+             what="the worker to flag the queued task revoked")
+    r.trail.kill(running.id)
+    # Expect the running one terminated and recorded killed, the queued one never run: cancelled
+    jobs = r.settled([running.id, queued.id])
+    assert jobs[running.id].state == "killed", jobs[running.id]
+    assert jobs[running.id].error is not None and jobs[running.id].error["type"] == "Terminated"
+    assert jobs[queued.id].state == "cancelled", jobs[queued.id]
+    assert jobs[queued.id].started_at is None
+    assert r.app.AsyncResult(running.id).state == "REVOKED"
+    assert r.app.AsyncResult(queued.id).state == "REVOKED"
+    # And the worker goes on with new work
+    after = r.app.tasks["jt.ok"].delay(1)
+    assert r.settled([after.id])[after.id].state == "succeeded"
+
+
+def test_a_solo_worker_stops_a_killed_task_that_checks_kill_requested(
+        rig: Callable[..., Rig]) -> None:
+    # Given a solo worker (it cannot terminate a task from outside) running a long task
+    r = rig("solo")
+    running = r.app.tasks["jt.long"].delay()
+    wait_for(lambda: r.trail.flush(5) and r.job(running.id).state == "started", timeout=20)
+    # When it is killed from jobtrail
+    r.trail.kill(running.id)
+    # Expect the task to see the request, stop, and be recorded killed
+    job = r.settled([running.id])[running.id]
+    assert job.state == "killed" and job.error is not None and job.error["type"] == "Killed"
+    assert job.run is not None and job.run < celery_tasks.LONG_TASK_SECONDS / 2
+
+
+def test_no_task_fails_and_no_event_is_lost_while_the_jobtrail_server_is_down(
+        rig: Callable[..., Rig]) -> None:
+    # Given a worker reporting to a jobtrail server, and some tasks already done
+    r = rig("prefork")
+    before = [r.app.tasks["jt.ok"].delay(i).id for i in range(5)]
+    r.settled(before)
+    # When the server goes away while tasks are published and run, then comes back
+    r.server.stop()
+    during = [r.app.tasks["jt.ok"].delay(i, pause=0.05).id for i in range(20)]
+    results = [_result(r.app, i) for i in during]
+    r.server.start()
+    # Expect no task failed, and every job complete in jobtrail once the clients replayed
+    assert all(isinstance(res, dict) and "started" in res for res in results), results
+    jobs = r.settled(before + during)
+    for task_id, own in zip(during, results, strict=True):
+        job = jobs[task_id]
+        assert job.state == "succeeded"
+        assert job.queued_at is not None and job.worker is not None
+        assert job.started_at is not None and job.started_at <= own["started"]
+    # (the publisher really was cut off: its queued events went through the spill file)
+    assert r.trail.stats.spilled > 0 and r.trail.stats.dropped == 0
+
+
+def test_a_task_sent_by_an_app_without_jobtrail_is_recorded_by_the_worker(
+        rig: Callable[..., Rig], redis_url: str) -> None:
+    # Given a tracked worker, and a publisher whose app has no jobtrail integration
+    r = rig("prefork")
+    r.integration.disconnect()  # (publish hooks are per process: the test's own must go)
+    plain, none = celery_tasks.create(redis_url, redis_url, r.queue, None)
+    assert none is None
+    try:
+        # When it sends a task
+        sent = plain.tasks["jt.ok"].delay(book_id=5)
+        own = _result(plain, sent.id)
+    finally:
+        plain.close()
+    # Expect the worker's record alone: no queued time, but args, resources and labels
+    job = r.settled([sent.id])[sent.id]
+    assert (job.state, job.name, job.queue) == ("succeeded", "jt.ok", r.queue)
+    assert job.queued_at is None and job.started_at is not None
+    assert job.started_at <= own["started"]
+    assert job.args == {"args": [], "kwargs": {"book_id": 5}}
+    assert job.resources == ("Book:5",) and job.labels == {"team": "books"}
+
+
+def test_celery_on_rabbitmq_records_the_mix(rig: Callable[..., Rig], rabbitmq_url: str) -> None:
+    # Given a prefork worker whose broker is RabbitMQ
+    r = rig("prefork", broker=rabbitmq_url)
+    # When the same mix runs
+    sent = _publish_mix(r.app)
+    # Expect the same records
+    _check_mix(r, sent, "prefork")
+
+
+def test_the_integration_imports_celery_lazily() -> None:
+    import subprocess
+
+    code = "import sys, jobtrail.integrations.celery; print('celery' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
