@@ -229,7 +229,80 @@ def bench_celery(env: Env) -> list[Row]:
     return rows
 
 
-FRAMEWORKS: dict[str, Callable[[Env], list[Row]]] = {"celery": bench_celery}
+# ---- RQ ----------------------------------------------------------------------------------------
+
+
+def _rq_span(connection: Any, queue: Any) -> float:
+    """Seconds from the first job's start to the last one's end, by RQ's own timestamps."""
+    from rq.job import Job
+
+    ids = queue.finished_job_registry.get_job_ids()
+    jobs = [j for j in Job.fetch_many(ids, connection=connection) if j is not None]
+    start = min(j.started_at for j in jobs if j.started_at is not None)
+    end = max(j.ended_at for j in jobs if j.ended_at is not None)
+    return float((end - start).total_seconds())
+
+
+def bench_rq(env: Env) -> list[Row]:
+    """Per round and variant: enqueue with `rq.Queue` or the recording `Queue` (timed), then drain
+    with `rq worker --burst`, `--worker-class` rq's or jobtrail's (a horse forked per job); worker
+    tasks/s from RQ's own started_at/ended_at of the jobs, so startup and the final flush are out."""
+    import redis
+    import rq
+
+    from jobtrail import Trail
+    from jobtrail.integrations import rq as jt_rq
+
+    results: dict[str, dict[str, list[float]]] = {v: {"publish": [], "worker": []}
+                                                  for v in ("plain", "jobtrail")}
+    recorded: list[str] = []
+    connection = redis.Redis.from_url(env.redis_url)
+    publisher_trail = Trail(env.jobtrail_url)
+    command = Path(sys.executable).with_name("rq")
+    # Untimed warm-up: the publisher's HTTP client and writer thread, the task's import.
+    warm = jt_rq.Queue("bench-warmup", connection=connection, trail=publisher_trail)
+    for n in range(20):
+        warm.enqueue("integrations.noop", n)
+    publisher_trail.flush(30)
+    for i in range(env.rounds):
+        for variant in ("plain", "jobtrail") if i % 2 == 0 else ("jobtrail", "plain"):
+            connection.flushdb()
+            name = f"bench-{uuid.uuid4().hex[:8]}"
+            queue = (jt_rq.Queue(name, connection=connection, trail=publisher_trail)
+                     if variant == "jobtrail" else rq.Queue(name, connection=connection))
+            t0 = time.perf_counter()
+            for n in range(env.tasks):
+                queue.enqueue("integrations.noop", n)
+            results[variant]["publish"].append(env.tasks / (time.perf_counter() - t0))
+            worker_class = "jobtrail.integrations.rq.Worker" if variant == "jobtrail" else "rq.Worker"
+            worker_env = dict(os.environ, JOBTRAIL_URL=env.jobtrail_url)
+            subprocess.run([str(command), "worker", "--burst", "--url", env.redis_url, "--path",
+                            str(HERE), "--worker-class", worker_class, "--logging_level", "WARNING",
+                            name], env=worker_env, cwd=HERE, check=True, timeout=WORKER_TIMEOUT,
+                           stdout=subprocess.DEVNULL)
+            if len(queue.finished_job_registry) != env.tasks:
+                raise SystemExit(f"rq finished {len(queue.finished_job_registry)} of {env.tasks}")
+            results[variant]["worker"].append(env.tasks / _rq_span(connection, queue))
+            if variant == "jobtrail":
+                publisher_trail.flush(30)
+                n = count_recorded(env.jobtrail_url, name, env.tasks)
+                recorded.append(f"{n:,}/{env.tasks:,}")
+            print(f"… round {i + 1}/{env.rounds} rq {variant}: "
+                  f"publish {results[variant]['publish'][-1]:,.0f}/s, "
+                  f"worker {results[variant]['worker'][-1]:,.0f}/s", file=sys.stderr)
+    publisher_trail.close()
+    connection.close()
+    rows: list[Row] = []
+    for side in ("worker", "publish"):
+        plain, tracked = median(results["plain"][side]), median(results["jobtrail"][side])
+        ratio = tracked / plain
+        rows.append([f"rq {side} (fork per job)" if side == "worker" else "rq enqueue", tracked,
+                     plain, ratio, f"≥ {GOAL}", ratio >= GOAL,
+                     ", ".join(recorded) if side == "worker" else "queued events"])
+    return rows
+
+
+FRAMEWORKS: dict[str, Callable[[Env], list[Row]]] = {"celery": bench_celery, "rq": bench_rq}
 
 
 def median(xs: list[float]) -> float:

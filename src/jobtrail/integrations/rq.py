@@ -18,6 +18,7 @@ heartbeats, and a `KillPoller` acts on kill requests: `send_stop_job_command` fo
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +48,7 @@ import rq  # noqa: E402 - after the install hint
 from rq.command import send_stop_job_command  # noqa: E402
 from rq.exceptions import InvalidJobOperation, NoSuchJobError  # noqa: E402
 from rq.job import JobStatus  # noqa: E402
+from rq.utils import import_attribute  # noqa: E402
 
 if TYPE_CHECKING:
     from jobtrail.client import Trail
@@ -97,6 +99,13 @@ def _attempt(job: rq.job.Job) -> int:
         return 1
 
 
+@functools.lru_cache(maxsize=1024)
+def _function(name: str) -> Callable[..., Any] | None:
+    """The job function by its dotted name, imported once (RQ imports it on every `job.func`)."""
+    fn: Callable[..., Any] | None = import_attribute(name)
+    return fn
+
+
 def _fields(job: rq.job.Job) -> dict[str, Any]:
     """The job fields every event of this job carries: name, queue, batch, args, resources..."""
     fields: dict[str, Any] = {"name": job.func_name or "unknown", "queue": job.origin}
@@ -106,7 +115,8 @@ def _fields(job: rq.job.Job) -> dict[str, Any]:
         fields["batch"] = str(batch)
     try:
         args, kwargs = list(job.args), dict(job.kwargs)
-        fn: Callable[..., Any] | None = job.func
+        fn: Callable[..., Any] | None = (
+            job.func if job.instance is not None else _function(fields["name"]))
     except Exception:  # noqa: BLE001 - undeserialisable data or unimportable function
         args, kwargs, fn = [], {}, None
     declared = getattr(fn, _DECLARATION, None) or {}
