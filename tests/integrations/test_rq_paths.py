@@ -71,6 +71,16 @@ def test_a_job_whose_result_is_not_kept_is_still_recorded_succeeded(setup: Any) 
     assert trail.get(job.id).state == "succeeded"
 
 
+def test_a_job_cancelled_with_rq_itself_is_recorded_cancelled(setup: Any) -> None:
+    conn, trail, queue = setup
+    kept, dropped = queue.enqueue("tasks.add", 1, 1), queue.enqueue("tasks.add", 2, 2)
+    dropped.cancel()  # RQ's own API, not jobtrail's kill
+    work(conn, trail, queue)
+    assert trail.get(kept.id).state == "succeeded"
+    got = trail.get(dropped.id)
+    assert got.state == "cancelled" and got.started_at is None
+
+
 def test_rq_traceback_text_becomes_type_message_and_traceback() -> None:
     text = ('Traceback (most recent call last):\n  File "x.py", line 1, in f\n'
             "app.errors.QuotaExceeded: over quota: 5 > 4\n")

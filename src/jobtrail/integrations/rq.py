@@ -195,6 +195,12 @@ class _Tracking:
     name: str
     is_horse: bool
     queues: list[rq.Queue]
+    job_class: type[rq.job.Job]
+    serializer: Any
+
+    @property
+    def _job_class(self) -> type[rq.job.Job]:
+        return getattr(self, "job_class", None) or rq.job.Job
 
     def _setup_tracking(self, trail: Trail | None, kill_poll: float) -> None:
         if trail is None:
@@ -208,6 +214,7 @@ class _Tracking:
         self._ticker: Ticker | None = None
         self._poller: KillPoller | None = None
         self._worker_beat_at = 0.0
+        self._cancelled: set[str] = set()
         self._identity = worker_identity()
 
     # ---- RQ's hooks ----------------------------------------------------------------------
@@ -216,6 +223,7 @@ class _Tracking:
         super().register_birth()  # type: ignore[misc]
         self._identity = worker_identity()
         self._worker_beat()
+        self._record_cancellations()
         self._start_beats()
 
     def register_death(self) -> None:
@@ -362,6 +370,24 @@ class _Tracking:
             emit(self.trail, "heartbeat", running.id, attempt=running.attempt)
         if now - self._worker_beat_at >= WORKER_BEAT_SECONDS:
             self._worker_beat()
+            self._record_cancellations()
+
+    @never_raise("reading RQ's cancelled jobs")
+    def _record_cancellations(self) -> None:
+        """Jobs cancelled with RQ's own `job.cancel()` / `rq cancel` (not through jobtrail): RQ
+        keeps them in each queue's canceled-job registry, read here at start and with each worker
+        heartbeat; each new one is recorded `cancelled` once per worker process."""
+        for queue in self.queues:
+            for job_id in queue.canceled_job_registry.get_job_ids():
+                if job_id in self._cancelled:
+                    continue
+                self._cancelled.add(job_id)
+                try:
+                    job = self._job_class.fetch(job_id, connection=self.connection,
+                                                serializer=self.serializer)
+                except NoSuchJobError:
+                    continue
+                emit(self.trail, "cancelled", job_id, attempt=_attempt(job))
 
     def _queue_names(self) -> list[str]:
         return [q.name for q in self.queues]
@@ -379,17 +405,19 @@ class _Tracking:
     def _on_kill(self, wanted: TrailJob) -> None:
         """A kill request from jobtrail: stop the job if RQ runs it, cancel it if it waits."""
         try:
-            job = rq.job.Job.fetch(wanted.id, connection=self.connection)
+            job = self._job_class.fetch(wanted.id, connection=self.connection,
+                                        serializer=self.serializer)
         except NoSuchJobError:
             return
         status = job.get_status(refresh=False)
         if status == JobStatus.STARTED:
-            send_stop_job_command(self.connection, job.id)
+            send_stop_job_command(self.connection, job.id, serializer=self.serializer)
         elif status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
             try:
                 job.cancel()
             except InvalidJobOperation:  # another worker cancelled it first
                 return
+            self._cancelled.add(job.id)
             emit(self.trail, "cancelled", job.id, attempt=_attempt(job))
 
 
