@@ -232,6 +232,11 @@ def bench_celery(env: Env) -> list[Row]:
 # ---- RQ ----------------------------------------------------------------------------------------
 
 
+REDIS_CLAIM = "jobtrail-test:claimed"
+"""The key by which tests/integrations/conftest.py claims a Redis database: the RQ rounds claim
+theirs the same way, so a concurrent test run never flushes it (nor it theirs)."""
+
+
 def _rq_span(connection: Any, queue: Any) -> float:
     """Seconds from the first job's start to the last one's end, by RQ's own timestamps."""
     from rq.job import Job
@@ -257,6 +262,9 @@ def bench_rq(env: Env) -> list[Row]:
                                                   for v in ("plain", "jobtrail")}
     recorded: list[str] = []
     connection = redis.Redis.from_url(env.redis_url)
+    owner = uuid.uuid4().hex
+    if not connection.set(REDIS_CLAIM, owner, nx=True, ex=3600):
+        raise SystemExit(f"{env.redis_url} is claimed by a test run; pass another --redis database")
     publisher_trail = Trail(env.jobtrail_url)
     command = Path(sys.executable).with_name("rq")
     # Untimed warm-up: the publisher's HTTP client and writer thread, the task's import.
@@ -267,6 +275,7 @@ def bench_rq(env: Env) -> list[Row]:
     for i in range(env.rounds):
         for variant in ("plain", "jobtrail") if i % 2 == 0 else ("jobtrail", "plain"):
             connection.flushdb()
+            connection.set(REDIS_CLAIM, owner, ex=3600)  # keep the database ours between rounds
             name = f"bench-{uuid.uuid4().hex[:8]}"
             queue = (jt_rq.Queue(name, connection=connection, trail=publisher_trail)
                      if variant == "jobtrail" else rq.Queue(name, connection=connection))
@@ -291,6 +300,7 @@ def bench_rq(env: Env) -> list[Row]:
                   f"publish {results[variant]['publish'][-1]:,.0f}/s, "
                   f"worker {results[variant]['worker'][-1]:,.0f}/s", file=sys.stderr)
     publisher_trail.close()
+    connection.flushdb()
     connection.close()
     rows: list[Row] = []
     for side in ("worker", "publish"):

@@ -283,12 +283,19 @@ class _Tracking:
             status: Any = job.get_status(refresh=False)
         except NoSuchJobError:  # deleted at once (result_ttl=0) or expired
             status = None
-        if status != JobStatus.FINISHED:  # only then can the horse have left an error
+        retried = status is not None and _attempt(job) > attempt  # RQ requeued it
+        if retried or status != JobStatus.FINISHED:  # only then can the horse have left an error
             error = error or self._horse_error(job.id)
         if status is None:
             status = JobStatus.FAILED if error else JobStatus.FINISHED
         at = _timestamp(job.ended_at) if status != JobStatus.CANCELED else None
-        if status == JobStatus.FINISHED:
+        if retried:  # another worker may run (or have run) the next attempt by now
+            if status not in (JobStatus.QUEUED, JobStatus.SCHEDULED):
+                at = None  # ended_at may be the next attempt's by now
+            emit(self.trail, "retrying", job.id, attempt=attempt, at=at,
+                 error=error or {"type": "Retry", "message": "the job returned rq.Retry",
+                                 "traceback": ""})
+        elif status == JobStatus.FINISHED:
             emit(self.trail, "succeeded", job.id, attempt=attempt, at=at)
         elif status == JobStatus.STOPPED:
             emit(self.trail, "killed", job.id, attempt=attempt, at=at,
@@ -296,10 +303,6 @@ class _Tracking:
                                  "traceback": ""})
         elif status == JobStatus.CANCELED:
             emit(self.trail, "cancelled", job.id, attempt=attempt)
-        elif status in (JobStatus.QUEUED, JobStatus.SCHEDULED) and _attempt(job) > attempt:
-            emit(self.trail, "retrying", job.id, attempt=attempt, at=at,
-                 error=error or {"type": "Retry", "message": "the job returned rq.Retry",
-                                 "traceback": ""})
         elif status == JobStatus.FAILED:
             emit(self.trail, "failed", job.id, attempt=attempt, at=at,
                  error=error or self._latest_error(job))
