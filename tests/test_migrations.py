@@ -94,3 +94,36 @@ def test_a_store_opened_on_an_upgraded_database_works(store_url: str, engine: sa
         assert record["state"] == "queued"
     finally:
         store.close()
+
+
+def test_day_rollups_are_built_from_the_hourly_ones_on_upgrade(store_url: str, engine: sa.Engine) -> None:
+    from jobtrail.ingest import ingest
+    from jobtrail.store import open_store
+
+    t0 = 1_790_000_000.0
+    store = open_store(store_url)
+    try:
+        events = []
+        for i in range(300):  # five days of jobs, two names
+            at = t0 + i * 1500
+            events += [{"job_id": f"j{i}", "type": "started", "at": at, "name": f"n{i % 2}"},
+                       {"job_id": f"j{i}", "type": "failed" if i % 7 else "succeeded",
+                        "at": at + 10 + i}]
+        assert ingest(store, events).rejected == []
+
+        def days() -> tuple[Any, ...]:
+            return (sorted(store.rollup_counts(None, None, step=86400)),
+                    store.rollup_histogram("run", t0 + 86400, t0 + 4 * 86400),
+                    store.rollup_histogram("success", None, None, names=["n0"]))
+
+        written_at_ingest = days()
+        hours_only = sorted(store.rollup_counts(None, None, step=3600))
+        migrate.downgrade(engine, "0002")  # drops the day rows
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM rollup_counts WHERE res = 86400")).scalar() == 0
+        migrate.upgrade(engine)
+        assert days() == written_at_ingest
+        assert sorted(store.rollup_counts(None, None, step=3600)) == hours_only
+        assert written_at_ingest[1][1] > 0  # the histogram over whole days is not empty
+    finally:
+        store.close()

@@ -73,16 +73,22 @@ class JobHandle:
 
     def start(self) -> JobHandle:
         self._live[self.id] = self
-        self._event("started", name=self.name, **self._fields)
+        event = {"job_id": self.id, "type": "started", "at": time.time(), "attempt": self.attempt,
+                 "name": self.name}
+        if self._fields:
+            event.update(self._fields)
+        self._emit(event)
         return self
 
     def finish(self, result: Any = None) -> None:
-        extra: dict[str, Any] = {}
+        # Built inline, not through `_event(**extra)`: this and `start` run once per job, in the
+        # job's own thread.
+        event = {"job_id": self.id, "type": "succeeded", "at": time.time(), "attempt": self.attempt}
         if result is not None:
-            extra["result"] = result
+            event["result"] = result
         if self._progress:
-            extra["progress"] = dict(self._progress)
-        self._event("succeeded", **extra)
+            event["progress"] = dict(self._progress)
+        self._emit(event)
         self._close()
 
     def fail(self, exc: BaseException, kind: str = "failed") -> None:

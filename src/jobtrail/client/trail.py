@@ -188,6 +188,8 @@ class Trail:
 
     def _fields(self, **fields: Any) -> dict[str, Any]:
         out = {k: v for k, v in fields.items() if v is not None and v != [] and v != {}}
+        if not out:
+            return out
         if fields.get("args") is not None:
             # A snapshot (capped in size), so a job that mutates its arguments while it runs
             # does not rewrite what was tracked before the writer thread sends it.
@@ -237,8 +239,12 @@ class Trail:
     ) -> JobHandle:
         """A handle for one run: `with trail.track(...) as job:` records started, then succeeded,
         failed (with the exception) or killed (on `jobtrail.Killed`)."""
-        fields = self._fields(queue=queue, batch=batch, resources=resources, labels=labels,
-                              args=args, worker=worker, keep=keep)
+        if (queue is None and batch is None and resources is None and labels is None
+                and args is None and worker is None and keep is None):
+            fields: dict[str, Any] = {}  # the common case, without building keyword dicts
+        else:
+            fields = self._fields(queue=queue, batch=batch, resources=resources, labels=labels,
+                                  args=args, worker=worker, keep=keep)
         return JobHandle(self._emit, self._kills, self._live, job_id or _new_id(), name, attempt,
                          fields)
 

@@ -15,6 +15,7 @@ import random
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -64,7 +65,9 @@ class Writer:
     def _init_state(self) -> None:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._buffer: list[dict[str, Any]] = []
+        # Appended to without the lock (deque appends are atomic), so a job's thread never waits
+        # for the writer; the writer takes batches under the lock, which flush() also holds.
+        self._buffer: deque[dict[str, Any]] = deque()
         self._inflight = 0
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -77,19 +80,17 @@ class Writer:
             log.warning(message, *args)
 
     def put(self, event: dict[str, Any]) -> None:
-        with self._lock:
-            if len(self._buffer) >= self.capacity or self._closed:
+        buffer = self._buffer
+        if self._closed or len(buffer) >= self.capacity:
+            with self._lock:
                 self.stats.dropped += 1
-                dropped = True
-            else:
-                self._buffer.append(event)
-                dropped = False
-                if len(self._buffer) >= self.batch_size:
-                    self._wake.notify()
-            thread = self._thread
-        if dropped:
             self.warn_once("dropped", "jobtrail: buffer full or closed; dropping events")
-        elif thread is None:
+            return
+        buffer.append(event)
+        if len(buffer) == self.batch_size:  # once per batch: wake the writer early
+            with self._lock:
+                self._wake.notify()
+        if self._thread is None:
             self._start()
 
     def _start(self) -> None:
@@ -107,8 +108,8 @@ class Writer:
                     self._wake.wait(self.interval)
                 if self._closed and not self._buffer:
                     return
-                batch = self._buffer[: self.batch_size]
-                del self._buffer[: self.batch_size]
+                buffer = self._buffer
+                batch = [buffer.popleft() for _ in range(min(len(buffer), self.batch_size))]
                 self._inflight = len(batch)
             if self._tick is not None:
                 try:
@@ -124,7 +125,7 @@ class Writer:
                     room = self.capacity - len(self._buffer)
                     keep = batch[:max(room, 0)]
                     self.stats.dropped += len(batch) - len(keep)
-                    self._buffer[:0] = keep
+                    self._buffer.extendleft(reversed(keep))
                     closing = self._closed
                 if closing:
                     return

@@ -72,8 +72,8 @@ class Store(Protocol):
     ) -> RollupHistogram:
         """The merged duration histogram of `kind` (run, wait, success) over [since, until).
 
-        Whole hours come from hourly roll-ups and the partial hours at the edges from per-minute
-        ones while those are kept; older edges are counted by whole hours.
+        Whole days come from daily roll-ups, the rest from hourly ones, and the partial hours at
+        the edges from per-minute ones while those are kept; older edges are counted by whole hours.
         """
         ...
 
@@ -91,7 +91,7 @@ class Store(Protocol):
         ...
 
     def compact(self, before: float) -> int:
-        """Drop per-minute roll-ups older than `before` (hourly ones already hold them)."""
+        """Drop per-minute roll-ups older than `before` (hourly and daily ones hold them)."""
         ...
 
     def expired(self, rules: Sequence[RetentionRule], now: float, limit: int) -> list[str]:

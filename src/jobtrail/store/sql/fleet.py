@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobtrail.rollup import KIND_CODES
-from jobtrail.store.sql.rollups import HOUR
+from jobtrail.store.sql.rollups import ALL
 from jobtrail.store.sql.schema import jobs, periodic, rollup_summary, series, workers
 
 __all__ = [
@@ -99,21 +99,12 @@ def list_periodic(conn: sa.Connection) -> list[dict[str, Any]]:
 
 
 def last_success(conn: sa.Connection, names: Sequence[str]) -> dict[str, float]:
-    """Newest success instant per name: the latest hourly success summary of each series (one
-    index seek per series), so it survives retention deleting the rows."""
-    latest = (
-        sa.select(rollup_summary.c.hi)
-        .where(
-            rollup_summary.c.res == HOUR,
-            rollup_summary.c.kind == KIND_CODES["success"],
-            rollup_summary.c.sid == series.c.id,
-            rollup_summary.c.n > 0,
-        )
-        .order_by(rollup_summary.c.t.desc())
-        .limit(1)
-        .scalar_subquery()
+    """Newest success instant per name: the all-time success summary of each series (one row
+    each), so it survives retention deleting the rows."""
+    s = rollup_summary
+    stmt = sa.select(series.c.name, s.c.hi).join(s, s.c.sid == series.c.id).where(
+        s.c.res == ALL, s.c.kind == KIND_CODES["success"], s.c.t == 0, s.c.n > 0
     )
-    stmt = sa.select(series.c.name, latest)
     if names:
         stmt = stmt.where(series.c.name.in_(list(names)))
     out: dict[str, float] = {}

@@ -1,4 +1,4 @@
-"""Writing roll-up deltas at two resolutions and reading them back over a time span.
+"""Writing roll-up deltas at three resolutions and reading them back over a time span.
 
 Roll-ups refer to a (name, queue) pair by its `series` id and to counters by small integer codes
 (`rollup.METRIC_CODES`, `rollup.KIND_CODES`), so a row is a few integers. Writes go through the
@@ -19,6 +19,7 @@ from jobtrail.sketch import clamp_extremes
 from jobtrail.store.sql.schema import meta, rollup_counts, rollup_hist, rollup_summary, series
 
 __all__ = [
+    "ALL",
     "RESOLUTIONS",
     "SeriesCache",
     "minute_horizon",
@@ -29,8 +30,16 @@ __all__ = [
     "write",
 ]
 
-MINUTE, HOUR = 60, 3600
-RESOLUTIONS = (MINUTE, HOUR)
+MINUTE, HOUR, DAY = 60, 3600, 86400
+ALL = 0
+"""The all-time resolution: one bucket (t = 0) per series, for unbounded reads such as metrics."""
+RESOLUTIONS = (MINUTE, HOUR, DAY, ALL)
+"""Every delta lands at each resolution (UTC-aligned buckets); a long span reads whole days, its
+edges hours, and its finest edges minutes while those are kept, so a read touches few rows."""
+
+
+def bucket(t: int, res: int) -> int:
+    return 0 if res == ALL else t // res * res
 Pair = tuple[str, str]
 
 _SQL = {
@@ -119,19 +128,19 @@ def write(conn: sa.Connection, delta: Delta, cache: SeriesCache) -> None:
         t = key[1]
         if key[0] == "c":
             code = METRIC_CODES[key[4]]
-            counts[(MINUTE, sid, t, code)] += n
-            counts[(HOUR, sid, t // HOUR * HOUR, code)] += n
+            for res in RESOLUTIONS:
+                counts[(res, sid, bucket(t, res), code)] += n
         else:
             code = KIND_CODES[key[4]]
-            hist[(MINUTE, code, sid, t, key[5])] += n
-            hist[(HOUR, code, sid, t // HOUR * HOUR, key[5])] += n
+            for res in RESOLUTIONS:
+                hist[(res, code, sid, bucket(t, res), key[5])] += n
     summary: dict[tuple[int, ...], list[Any]] = {}
     for sign, items in ((1, delta.observed), (-1, delta.retracted)):
         for key, value in items:
             sid = sids[(key[2], key[3])]
             code = KIND_CODES[key[4]]
             for res in RESOLUTIONS:
-                s = summary.setdefault((res, code, sid, key[1] // res * res), [0, 0.0, None, None])
+                s = summary.setdefault((res, code, sid, bucket(key[1], res)), [0, 0.0, None, None])
                 s[0] += sign
                 s[1] += sign * value
                 if sign > 0:
@@ -170,7 +179,8 @@ def minute_horizon(conn: sa.Connection) -> float:
 
 
 def spans(since: float | None, until: float | None, horizon: float) -> list[tuple[int, Any, Any]]:
-    """(resolution, lo, hi) pieces covering [since, until): whole hours, minutes at the edges.
+    """(resolution, lo, hi) pieces covering [since, until): whole days, then hours, then minutes at
+    the edges.
 
     Edges older than the minute horizon widen to whole hours (either side), the finest data left.
     """
@@ -180,15 +190,24 @@ def spans(since: float | None, until: float | None, horizon: float) -> list[tupl
         lo = lo // HOUR * HOUR
     if hi is not None and math.floor(hi / HOUR) * HOUR < horizon:
         hi = math.ceil(hi / HOUR) * HOUR  # its partial last hour has no per-minute rows left
-    first_hour = None if lo is None else math.ceil(lo / HOUR) * HOUR
-    last_hour = None if hi is None else math.floor(hi / HOUR) * HOUR
-    if first_hour is not None and last_hour is not None and first_hour >= last_hour:
-        return [(MINUTE, lo, hi)]
-    out: list[tuple[int, Any, Any]] = [(HOUR, first_hour, last_hour)]
-    if lo is not None and first_hour is not None and lo < first_hour:
-        out.append((MINUTE, lo, first_hour))
-    if hi is not None and last_hour is not None and last_hour < hi:
-        out.append((MINUTE, last_hour, hi))
+    if lo is None and hi is None:
+        return [(ALL, None, None)]
+    return _pieces(lo, hi, (DAY, HOUR, MINUTE))
+
+
+def _pieces(lo: Any, hi: Any, steps: tuple[int, ...]) -> list[tuple[int, Any, Any]]:
+    step, finer = steps[0], steps[1:]
+    if not finer:
+        return [(step, lo, hi)]
+    first = None if lo is None else math.ceil(lo / step) * step
+    last = None if hi is None else math.floor(hi / step) * step
+    if first is not None and last is not None and first >= last:
+        return _pieces(lo, hi, finer)
+    out: list[tuple[int, Any, Any]] = [(step, first, last)]
+    if lo is not None and first is not None and lo < first:
+        out += _pieces(lo, first, finer)
+    if hi is not None and last is not None and last < hi:
+        out += _pieces(last, hi, finer)
     return out
 
 
@@ -255,7 +274,7 @@ def read_counts(
     sids = series_ids(conn, names, queues)
     if not sids:
         return []
-    res = MINUTE if step < HOUR else HOUR
+    res = DAY if step % DAY == 0 else MINUTE if step < HOUR else HOUR  # per-bucket: never ALL
     c = rollup_counts
     cond = _span(c, res, None if since is None else since // res * res, until, sids)
     if metrics:
