@@ -232,6 +232,19 @@ def bench_celery(env: Env) -> list[Row]:
 # ---- RQ ----------------------------------------------------------------------------------------
 
 
+if os.environ.get("JT_BENCH_RQ") == "1":  # `rq worker --worker-class integrations.…` in a round
+    import rq as _rq
+
+    from jobtrail.integrations import rq as _jt_rq
+
+    class PlainRqWorker(_rq.Worker):
+        """rq's worker, loaded from this module: like the tracked one, its main process has the
+        task's module imported, so neither variant's forked horse imports it per job."""
+
+    class TrackedRqWorker(_jt_rq.Worker):
+        """jobtrail's worker, loaded from this module (see PlainRqWorker)."""
+
+
 REDIS_CLAIM = "jobtrail-test:claimed"
 """The key by which tests/integrations/conftest.py claims a Redis database: the RQ rounds claim
 theirs the same way, so a concurrent test run never flushes it (nor it theirs)."""
@@ -250,7 +263,8 @@ def _rq_span(connection: Any, queue: Any) -> float:
 
 def bench_rq(env: Env) -> list[Row]:
     """Per round and variant: enqueue with `rq.Queue` or the recording `Queue` (timed), then drain
-    with `rq worker --burst`, `--worker-class` rq's or jobtrail's (a horse forked per job); worker
+    with `rq worker --burst`, `--worker-class` rq's or jobtrail's (a horse forked per job; both
+    loaded from this module, so both main processes have the task's module imported); worker
     tasks/s from RQ's own started_at/ended_at of the jobs, so startup and the final flush are out."""
     import redis
     import rq
@@ -283,8 +297,9 @@ def bench_rq(env: Env) -> list[Row]:
             for n in range(env.tasks):
                 queue.enqueue("integrations.noop", n)
             results[variant]["publish"].append(env.tasks / (time.perf_counter() - t0))
-            worker_class = "jobtrail.integrations.rq.Worker" if variant == "jobtrail" else "rq.Worker"
-            worker_env = dict(os.environ, JOBTRAIL_URL=env.jobtrail_url)
+            worker_class = f"integrations.{'Tracked' if variant == 'jobtrail' else 'Plain'}RqWorker"
+            worker_env = dict(os.environ, JOBTRAIL_URL=env.jobtrail_url, JT_BENCH_RQ="1",
+                              PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
             subprocess.run([str(command), "worker", "--burst", "--url", env.redis_url, "--path",
                             str(HERE), "--worker-class", worker_class, "--logging_level", "WARNING",
                             name], env=worker_env, cwd=HERE, check=True, timeout=WORKER_TIMEOUT,
