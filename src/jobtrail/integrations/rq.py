@@ -8,7 +8,8 @@ Two lines of setup::
 The `Queue` subclass records `queued` (or `scheduled`) at enqueue. The `Worker` subclass records
 everything else from the worker's main process, never from the forked work horse (which leaves
 with `os._exit`, so nothing it buffered would be sent): before the fork the attempt's `queued` (at
-RQ's own `enqueued_at`, so wait time is real even for retries and scheduled jobs) and `started`;
+RQ's own `enqueued_at`, so wait time is real even for retries and scheduled jobs; skipped when the
+recording `Queue` already sent it) and `started`;
 after the horse exits the outcome RQ stored in Redis (finished → succeeded, failed, retried →
 retrying, stopped → killed, canceled → cancelled) at RQ's `ended_at`. The horse only passes its
 exception to the parent through a short-lived Redis key. A `Ticker` sends job and worker
@@ -61,6 +62,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 ATTEMPT_META = "jobtrail_attempt"
 """`job.meta` key holding the attempt number of a retried job (absent on the first attempt)."""
+QUEUED_META = "jobtrail_queued"
+"""`job.meta` flag: the recording `Queue` sent this job's `queued` event with all its fields."""
 BATCH_META = "batch"
 """`job.meta` key read as the job's batch when it belongs to no RQ group."""
 ERROR_KEY = "jobtrail:rq:error:{}"
@@ -116,10 +119,13 @@ def _fields(job: rq.job.Job) -> dict[str, Any]:
         fields["batch"] = str(batch)
     try:
         args, kwargs = list(job.args), dict(job.kwargs)
+    except Exception:  # noqa: BLE001 - undeserialisable data
+        args, kwargs = [], {}
+    try:
         fn: Callable[..., Any] | None = (
             job.func if job.instance is not None else _function(fields["name"]))
-    except Exception:  # noqa: BLE001 - undeserialisable data or unimportable function
-        args, kwargs, fn = [], {}, None
+    except Exception:  # noqa: BLE001 - a producer that enqueues by name need not import the function
+        fn = None
     declared = getattr(fn, _DECLARATION, None) or {}
     fields["args"] = args_snapshot(args, kwargs)
     fields["resources"] = resources_for(declared.get("resources"), fn, args, kwargs) or None
@@ -148,6 +154,8 @@ class Queue(rq.Queue):
         self.trail = trail
 
     def enqueue_job(self, job: rq.job.Job, *args: Any, **kwargs: Any) -> rq.job.Job:
+        if self.trail is not None and not getattr(job, "_dependency_ids", None):
+            job.meta[QUEUED_META] = True  # saved with the job: its worker need not send `queued`
         job = super().enqueue_job(job, *args, **kwargs)
         if self.trail is not None:
             record_enqueued(self.trail, job)
@@ -268,11 +276,15 @@ class _Tracking:
     def _job_started(self, job: rq.job.Job) -> None:
         attempt = _attempt(job)
         fields = _fields(job)
-        emit(self.trail, "queued", job.id, attempt=attempt, at=_timestamp(job.enqueued_at),
-             **fields)
+        if attempt == 1 and job.meta.get(QUEUED_META):
+            # The enqueue side sent `queued` with the args; the declaration on the function
+            # (resources, labels) may only be importable here, so those go with `started`.
+            del fields["args"]
+        else:
+            emit(self.trail, "queued", job.id, attempt=attempt, at=_timestamp(job.enqueued_at),
+                 **fields)
         self._running = _Running(job.id, attempt)
-        emit(self.trail, "started", job.id, attempt=attempt, name=fields["name"],
-             queue=fields["queue"], worker=self._identity.name)
+        emit(self.trail, "started", job.id, attempt=attempt, worker=self._identity.name, **fields)
 
     @never_raise("recording the end of an RQ job")
     def _job_ended(self, job: rq.job.Job) -> None:
