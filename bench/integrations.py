@@ -242,7 +242,12 @@ if os.environ.get("JT_BENCH_RQ") == "1":  # `rq worker --worker-class integratio
         task's module imported, so neither variant's forked horse imports it per job."""
 
     class TrackedRqWorker(_jt_rq.Worker):
-        """jobtrail's worker, loaded from this module (see PlainRqWorker)."""
+        """jobtrail's worker, loaded from this module (see PlainRqWorker); JT_BENCH_KILL_POLL sets
+        its kill-request polling interval (seconds, 0: off)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("kill_poll", float(os.environ.get("JT_BENCH_KILL_POLL", "2")))
+            super().__init__(*args, **kwargs)
 
 
 REDIS_CLAIM = "jobtrail-test:claimed"
