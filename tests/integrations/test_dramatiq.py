@@ -32,7 +32,7 @@ from jobtrail.integrations.dramatiq import JobtrailMiddleware  # noqa: E402
 EXAMPLE = Path(__file__).parents[2] / "examples" / "dramatiq"
 DRAMATIQ = str(Path(PYTHON).parent / "dramatiq")
 DONE = "example:done"  # examples/dramatiq/tasks.py: ids of messages whose actor returned
-TOLERANCE = 0.3  # seconds
+TOLERANCE = 0.5  # seconds of scheduling slack on a loaded machine
 
 
 def start_worker(spawn: Spawn, server: JobtrailServer, redis_url: str) -> Proc:
@@ -168,7 +168,8 @@ def test_messages_run_while_the_server_is_down_and_no_event_is_lost(
     spawn: Spawn, jobtrail_server: JobtrailServer, redis_url: str
 ) -> None:
     # Given a worker, and the jobtrail server taken away
-    producer = Producer(redis_url, jobtrail_server.trail(WORKER_TOKEN))
+    sender = jobtrail_server.trail(WORKER_TOKEN)
+    producer = Producer(redis_url, sender)
     start_worker(spawn, jobtrail_server, redis_url)
     first = producer.send("add", 0, 0)
     wait_for(lambda: first.message_id in producer.done(), what="a first message")
@@ -182,6 +183,7 @@ def test_messages_run_while_the_server_is_down_and_no_event_is_lost(
 
     # Expect every one complete in jobtrail once it is back
     jobtrail_server.start()
+    assert sender.flush(30)  # the producer's spilled events, sent now that it is back
     reader = jobtrail_server.trail()
     for message in sent:
         got = wait_for(tracked(reader, message.message_id, ("succeeded",)), timeout=30,
