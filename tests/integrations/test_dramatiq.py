@@ -9,7 +9,7 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +58,28 @@ class Producer:
                                    options=options)
         return self.broker.enqueue(message)
 
+    def close(self) -> None:
+        self.broker.close()
+
     def done(self) -> set[str]:
         return {m.decode() for m in self.broker.client.smembers(DONE)}
 
     def dead(self) -> int:
         return int(self.broker.client.zcard("dramatiq:default.XQ"))
+
+
+@pytest.fixture
+def make_producer(redis_url: str) -> Iterator[Callable[[Trail], Producer]]:
+    """`make_producer(trail)`: a `Producer` on the test's Redis, its broker closed at teardown."""
+    made: list[Producer] = []
+
+    def make(trail: Trail) -> Producer:
+        made.append(Producer(redis_url, trail))
+        return made[-1]
+
+    yield make
+    for producer in made:
+        producer.close()
 
 
 def tracked(trail: Trail, job_id: str, states: tuple[str, ...]) -> Callable[[], Job | None]:
@@ -77,11 +94,12 @@ def tracked(trail: Trail, job_id: str, states: tuple[str, ...]) -> Callable[[], 
 
 
 def test_every_dramatiq_message_is_recorded_with_its_outcome(
-    spawn: Spawn, jobtrail_server: JobtrailServer, redis_url: str
+    spawn: Spawn, jobtrail_server: JobtrailServer, redis_url: str,
+    make_producer: Callable[[Trail], Producer],
 ) -> None:
     # Given a worker and a producer, both with the middleware
     reader = jobtrail_server.trail()
-    producer = Producer(redis_url, jobtrail_server.trail(WORKER_TOKEN))
+    producer = make_producer(jobtrail_server.trail(WORKER_TOKEN))
     worker = start_worker(spawn, jobtrail_server, redis_url)
 
     # When a mix of messages runs: a batch that succeeds, a failure, a retry that succeeds
@@ -132,11 +150,12 @@ def test_every_dramatiq_message_is_recorded_with_its_outcome(
 
 
 def test_a_kill_request_stops_a_running_message_and_cancels_a_queued_one(
-    spawn: Spawn, jobtrail_server: JobtrailServer, redis_url: str
+    spawn: Spawn, jobtrail_server: JobtrailServer, redis_url: str,
+    make_producer: Callable[[Trail], Producer],
 ) -> None:
     # Given two long messages running on the worker's two threads, and one queued behind them
     admin = jobtrail_server.trail()
-    producer = Producer(redis_url, jobtrail_server.trail(WORKER_TOKEN))
+    producer = make_producer(jobtrail_server.trail(WORKER_TOKEN))
     start_worker(spawn, jobtrail_server, redis_url)
     longs = [producer.send("long_job", 60) for _ in range(2)]
     for message in longs:
@@ -165,11 +184,12 @@ def test_a_kill_request_stops_a_running_message_and_cancels_a_queued_one(
 
 
 def test_messages_run_while_the_server_is_down_and_no_event_is_lost(
-    spawn: Spawn, jobtrail_server: JobtrailServer, redis_url: str
+    spawn: Spawn, jobtrail_server: JobtrailServer, redis_url: str,
+    make_producer: Callable[[Trail], Producer],
 ) -> None:
     # Given a worker, and the jobtrail server taken away
     sender = jobtrail_server.trail(WORKER_TOKEN)
-    producer = Producer(redis_url, sender)
+    producer = make_producer(sender)
     start_worker(spawn, jobtrail_server, redis_url)
     first = producer.send("add", 0, 0)
     wait_for(lambda: first.message_id in producer.done(), what="a first message")

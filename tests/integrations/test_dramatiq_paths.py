@@ -39,15 +39,25 @@ def run(broker: Any, trail: Trail) -> None:
     assert trail.flush(10)
 
 
-def make_broker(redis_url: str, trail: Trail, *, retries: bool = True) -> Any:
-    middleware = [m() for m in (AgeLimit,)] + ([Retries(min_backoff=50, max_backoff=100)] if retries else [])
-    broker = RedisBroker(url=redis_url, middleware=middleware)
-    broker.add_middleware(JobtrailMiddleware(trail, kill_poll=0))
-    return broker
+@pytest.fixture
+def make_broker(redis_url: str) -> Iterator[Any]:
+    """`make_broker(trail, retries=True)`: a Redis broker with the middleware, closed at teardown."""
+    made: list[Any] = []
+
+    def make(trail: Trail, *, retries: bool = True) -> Any:
+        middleware = [AgeLimit()] + ([Retries(min_backoff=50, max_backoff=100)] if retries else [])
+        broker = RedisBroker(url=redis_url, middleware=middleware)
+        broker.add_middleware(JobtrailMiddleware(trail, kill_poll=0))
+        made.append(broker)
+        return broker
+
+    yield make
+    for broker in made:
+        broker.close()
 
 
-def test_a_delayed_message_is_scheduled_then_queued_at_its_eta(redis_url: str, trail: Trail) -> None:
-    broker = make_broker(redis_url, trail)
+def test_a_delayed_message_is_scheduled_then_queued_at_its_eta(make_broker: Any, trail: Trail) -> None:
+    broker = make_broker(trail)
 
     def later(n: int) -> None:
         pass
@@ -64,9 +74,9 @@ def test_a_delayed_message_is_scheduled_then_queued_at_its_eta(redis_url: str, t
 
 
 def test_a_failure_without_the_retries_middleware_is_recorded_failed(
-    redis_url: str, trail: Trail
+    make_broker: Any, trail: Trail
 ) -> None:
-    broker = make_broker(redis_url, trail, retries=False)
+    broker = make_broker(trail, retries=False)
 
     def broken(order_id: int) -> None:
         raise KeyError(order_id)
@@ -80,9 +90,9 @@ def test_a_failure_without_the_retries_middleware_is_recorded_failed(
 
 
 def test_a_message_skipped_by_another_middleware_is_recorded_cancelled(
-    redis_url: str, trail: Trail
+    make_broker: Any, trail: Trail
 ) -> None:
-    broker = make_broker(redis_url, trail)
+    broker = make_broker(trail)
 
     def stale() -> None:
         pass
