@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 
@@ -14,6 +17,24 @@ from jobtrail.health.sweeper import stall_sweeper
 from jobtrail.ingest import ingest
 from jobtrail.store import open_store
 from jobtrail.store.base import Store
+
+
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    """`asyncio.run` on a thread of its own: in one pytest process the browser tests' Playwright
+    keeps an event loop running on the main thread, where `asyncio.run` refuses to start."""
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(coroutine)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
 
 
 def test_the_sweep_marks_a_stalled_job_without_anyone_asking(store: Store) -> None:
@@ -26,7 +47,7 @@ def test_the_sweep_marks_a_stalled_job_without_anyone_asking(store: Store) -> No
                 if store.get("j")["state"] == "lost":  # type: ignore[index]
                     return
 
-    asyncio.run(serve_a_while())
+    _run(serve_a_while())
     assert store.get("j")["state"] == "lost"  # type: ignore[index]
 
 
@@ -41,7 +62,7 @@ def test_a_failing_sweep_is_logged_once_and_the_loop_goes_on(caplog: pytest.LogC
 
     try:
         with caplog.at_level(logging.WARNING, logger="jobtrail.health"):
-            asyncio.run(serve_a_while())
+            _run(serve_a_while())
     finally:
         broken.close()
     warnings = [r for r in caplog.records if "marking stalled jobs failed" in r.getMessage()]
@@ -55,5 +76,5 @@ def test_an_interval_of_zero_turns_the_sweep_off(store: Store) -> None:
         async with stall_sweeper(store, HealthSettings(stall_timeout=1, stall_sweep_interval=0)):
             await asyncio.sleep(0.3)
 
-    asyncio.run(serve_a_while())
+    _run(serve_a_while())
     assert store.get("j")["state"] == "started"  # type: ignore[index]
