@@ -10,13 +10,14 @@ from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 
+from jobtrail.demo_fleet import fleet
 from jobtrail.model import JobFilter
 from jobtrail.store import open_store
 
 from .conftest import KILLABLE, Server, Watched
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sample(demo_url: str) -> dict[str, str]:
     """Ids of things the generated history holds: a finished job in a batch, a running batch."""
     store = open_store(demo_url)
@@ -189,8 +190,12 @@ def test_batch_page_with_highlight_marks_that_job(dash: Server, watched: Watched
     assert _chart_config(watched)["highlight"] is None
 
 
-def test_workers_page_lists_every_heartbeat_and_flags_the_silent_one(dash: Server,
-                                                                      watched: Watched) -> None:
+def test_workers_page_lists_every_heartbeat_and_flags_the_silent_one(dash: Server, watched: Watched,
+                                                                      demo_url: str) -> None:
+    store = open_store(demo_url)
+    for worker in fleet(time.time(), seed=11)[0]:  # fresh beats: the session may be minutes old
+        store.beat_worker(worker)
+    store.close()
     watched.open(dash.url + "/workers")
     rows = watched.page.locator("#workers tbody tr")
     assert rows.count() == 8
