@@ -256,7 +256,135 @@ if "JT_BENCH_CELERY_QUEUE" in os.environ:  # `celery -A integrations worker` in 
                         worker_heartbeat_interval=3600.0 if buffered else 10.0)  # a beat sends
 
 
-FRAMEWORKS: dict[str, Callable[[Env], list[Row]]] = {"celery": bench_celery}
+
+# ---- RQ ----------------------------------------------------------------------------------------
+
+
+if os.environ.get("JT_BENCH_RQ") == "1":  # `rq worker --worker-class integrations.…` in a round
+    import rq as _rq
+
+    from jobtrail.integrations import rq as _jt_rq
+
+    class PlainRqWorker(_rq.Worker):
+        """rq's worker, loaded from this module: like the tracked one, its main process has the
+        task's module imported, so neither variant's forked horse imports it per job."""
+
+    class TrackedRqWorker(_jt_rq.Worker):
+        """jobtrail's worker, loaded from this module (see PlainRqWorker); JT_BENCH_KILL_POLL sets
+        its kill-request polling interval (seconds, 0: off)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("kill_poll", float(os.environ.get("JT_BENCH_KILL_POLL", "2")))
+            super().__init__(*args, **kwargs)
+
+
+REDIS_CLAIM = "jobtrail-test:claimed"
+"""The key by which tests/integrations/conftest.py claims a Redis database: the RQ rounds claim
+theirs the same way, so a concurrent test run never flushes it (nor it theirs)."""
+
+
+def _rq_span(connection: Any, queue: Any) -> float:
+    """Seconds from the first job's start to the last one's end, by RQ's own timestamps."""
+    from rq.job import Job
+
+    ids = queue.finished_job_registry.get_job_ids()
+    jobs = [j for j in Job.fetch_many(ids, connection=connection) if j is not None]
+    start = min(j.started_at for j in jobs if j.started_at is not None)
+    end = max(j.ended_at for j in jobs if j.ended_at is not None)
+    return float((end - start).total_seconds())
+
+
+def bench_rq(env: Env) -> list[Row]:
+    """Per round and variant: enqueue with `rq.Queue` or the recording `Queue` (timed), then drain
+    with `rq worker --burst`, `--worker-class` rq's or jobtrail's (a horse forked per job; both
+    loaded from this module, so both main processes have the task's module imported); worker
+    tasks/s from RQ's own started_at/ended_at of the jobs, so startup and the final flush are out."""
+    import redis
+    import rq
+
+    from jobtrail import Trail
+    from jobtrail.integrations import rq as jt_rq
+
+    results: dict[str, dict[str, list[float]]] = {v: {"publish": [], "worker": [], "cpu": []}
+                                                  for v in ("plain", "jobtrail")}
+    recorded: list[str] = []
+    connection = redis.Redis.from_url(env.redis_url)
+    owner = uuid.uuid4().hex
+    if not connection.set(REDIS_CLAIM, owner, nx=True, ex=3600):
+        raise SystemExit(f"{env.redis_url} is claimed by a test run; pass another --redis database")
+    publisher_trail = Trail(env.jobtrail_url)
+    command = Path(sys.executable).with_name("rq")
+    # Untimed warm-up: the publisher's HTTP client and writer thread, the task's import.
+    warm = jt_rq.Queue("bench-warmup", connection=connection, trail=publisher_trail)
+    for n in range(20):
+        warm.enqueue("integrations.noop", n)
+    publisher_trail.flush(30)
+
+    def drain(variant: str, name: str) -> float:
+        """Drain queue `name` with a burst worker; the CPU seconds it and its horses used."""
+        worker_class = f"integrations.{'Tracked' if variant == 'jobtrail' else 'Plain'}RqWorker"
+        worker_env = dict(os.environ, JOBTRAIL_URL=env.jobtrail_url, JT_BENCH_RQ="1",
+                          PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+        cpu0 = _children_cpu()
+        subprocess.run([str(command), "worker", "--burst", "--url", env.redis_url, "--path",
+                        str(HERE), "--worker-class", worker_class, "--logging_level", "WARNING",
+                        name], env=worker_env, cwd=HERE, check=True, timeout=WORKER_TIMEOUT,
+                       stdout=subprocess.DEVNULL)
+        return _children_cpu() - cpu0
+
+    # A worker's start and stop (imports, the Trail, the final flush) cost CPU once, not per task.
+    fixed = {v: median([drain(v, "bench-empty") for _ in range(3)]) for v in results}
+    for i in range(env.rounds):
+        for variant in ("plain", "jobtrail") if i % 2 == 0 else ("jobtrail", "plain"):
+            connection.flushdb()
+            connection.set(REDIS_CLAIM, owner, ex=3600)  # keep the database ours between rounds
+            name = f"bench-{uuid.uuid4().hex[:8]}"
+            queue = (jt_rq.Queue(name, connection=connection, trail=publisher_trail)
+                     if variant == "jobtrail" else rq.Queue(name, connection=connection))
+            t0 = time.perf_counter()
+            for n in range(env.tasks):
+                queue.enqueue("integrations.noop", n)
+            results[variant]["publish"].append(env.tasks / (time.perf_counter() - t0))
+            cpu = drain(variant, name) - fixed[variant]
+            if len(queue.finished_job_registry) != env.tasks:
+                raise SystemExit(f"rq finished {len(queue.finished_job_registry)} of {env.tasks}")
+            results[variant]["worker"].append(env.tasks / _rq_span(connection, queue))
+            results[variant]["cpu"].append(cpu / env.tasks * 1000)
+            if variant == "jobtrail":
+                publisher_trail.flush(30)
+                n = count_recorded(env.jobtrail_url, name, env.tasks)
+                recorded.append(f"{n:,}/{env.tasks:,}")
+            print(f"… round {i + 1}/{env.rounds} rq {variant}: "
+                  f"publish {results[variant]['publish'][-1]:,.0f}/s, "
+                  f"worker {results[variant]['worker'][-1]:,.0f}/s, "
+                  f"{results[variant]['cpu'][-1]:.2f} ms CPU per task", file=sys.stderr)
+    publisher_trail.close()
+    connection.flushdb()
+    connection.close()
+    rows: list[Row] = []
+    for side in ("worker", "publish"):
+        plain, tracked = median(results["plain"][side]), median(results["jobtrail"][side])
+        ratio = tracked / plain
+        rows.append([f"rq {side} (fork per job)" if side == "worker" else "rq enqueue", tracked,
+                     plain, ratio, f"≥ {GOAL}", ratio >= GOAL,
+                     ", ".join(recorded) if side == "worker" else "queued events"])
+    # CPU is steadier than wall time on a shared machine: lower is better, so the goal flips.
+    plain, tracked = median(results["plain"]["cpu"]), median(results["jobtrail"]["cpu"])
+    rows.append(["rq worker CPU ms per task (main + horses, start/stop excluded)", tracked, plain,
+                 tracked / plain, "≤ 1.05", tracked / plain <= 1.05, "rusage of the worker"])
+    return rows
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's waited-for descendants (a worker and the
+    horses it reaped)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+FRAMEWORKS: dict[str, Callable[[Env], list[Row]]] = {"celery": bench_celery, "rq": bench_rq}
 
 
 def median(xs: list[float]) -> float:

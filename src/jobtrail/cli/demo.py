@@ -18,8 +18,10 @@ from jobtrail.client import Trail
 from jobtrail.config import Settings
 from jobtrail.demo import generate_events
 from jobtrail.demo_fleet import fleet
+from jobtrail.demo_live import LiveDemo
 from jobtrail.errors import InvalidInput, StoreError
 from jobtrail.server import serve as run_server
+from jobtrail.store import open_store
 
 from .context import Cli, emit_json, guard
 from .options import Filters
@@ -73,6 +75,8 @@ def demo(
     serve: Annotated[bool, typer.Option(
         "--serve/--no-serve", help="Serve the database over HTTP afterwards (until Ctrl-C).")] = True,
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to serve on.")] = 8765,
+    live: Annotated[bool, typer.Option(
+        "--live/--no-live", help="While serving, keep jobs arriving, running and finishing.")] = True,
 ) -> None:
     """Create a demo database with realistic job history, show what is in it, and serve it."""
     cli = Cli.of(ctx)
@@ -97,4 +101,13 @@ def demo(
         cli.out.print()
         cli.out.print(f"Dashboard:     http://127.0.0.1:{port}/  (Ctrl-C to stop)")
         cli.out.print(f"HTTP API:      http://127.0.0.1:{port}/api/v1/jobs")
-        run_server(url, port=port, settings=Settings())
+        simulation = LiveDemo(open_store(url), seed=seed) if live else None
+        if simulation is not None:
+            simulation.start()
+            cli.out.print("Live:          jobs keep arriving, running and finishing (--no-live: frozen)")
+        try:
+            run_server(url, port=port, settings=Settings())
+        finally:
+            if simulation is not None:
+                simulation.stop()
+                simulation.store.close()

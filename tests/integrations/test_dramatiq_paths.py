@@ -1,0 +1,105 @@
+"""Less common Dramatiq paths, with a real in-process `dramatiq.Worker` on a real Redis broker
+reporting to a real SQLite store: a delayed message, a failure on a broker without the Retries
+middleware, and a message skipped by another middleware."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from jobtrail import Trail
+
+pytest.importorskip("redis")
+dramatiq = pytest.importorskip("dramatiq")
+
+from dramatiq.brokers.redis import RedisBroker  # noqa: E402
+from dramatiq.middleware import AgeLimit, Retries  # noqa: E402
+
+from jobtrail.integrations.dramatiq import JobtrailMiddleware  # noqa: E402
+
+
+@pytest.fixture
+def trail(sqlite_url: str) -> Iterator[Trail]:
+    with Trail(sqlite_url) as trail:
+        yield trail
+
+
+def run(broker: Any, trail: Trail) -> None:
+    """Start a worker, wait until every queue is empty, stop it, write what it tracked."""
+    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
+    worker.start()
+    try:
+        broker.join("default", timeout=30_000)
+        worker.join()
+    finally:
+        worker.stop()
+    assert trail.flush(10)
+
+
+@pytest.fixture
+def make_broker(redis_url: str) -> Iterator[Any]:
+    """`make_broker(trail, retries=True)`: a Redis broker with the middleware, closed at teardown."""
+    made: list[Any] = []
+
+    def make(trail: Trail, *, retries: bool = True) -> Any:
+        middleware = [AgeLimit()] + ([Retries(min_backoff=50, max_backoff=100)] if retries else [])
+        broker = RedisBroker(url=redis_url, middleware=middleware)
+        broker.add_middleware(JobtrailMiddleware(trail, kill_poll=0))
+        made.append(broker)
+        return broker
+
+    yield make
+    for broker in made:
+        broker.close()
+
+
+def test_a_delayed_message_is_scheduled_then_queued_at_its_eta(make_broker: Any, trail: Trail) -> None:
+    broker = make_broker(trail)
+
+    def later(n: int) -> None:
+        pass
+
+    actor = dramatiq.actor(later, broker=broker, actor_name="later")
+    message = actor.send_with_options(args=(1,), delay=300)
+    trail.flush(10)
+    assert trail.get(message.message_id).state == "scheduled"
+    run(broker, trail)
+    got = trail.get(message.message_id)
+    assert got.state == "succeeded" and got.name == "later"
+    assert got.queued_at == pytest.approx(message.options["eta"] / 1000, abs=1e-3)
+    assert got.started_at is not None and got.started_at >= got.queued_at
+
+
+def test_a_failure_without_the_retries_middleware_is_recorded_failed(
+    make_broker: Any, trail: Trail
+) -> None:
+    broker = make_broker(trail, retries=False)
+
+    def broken(order_id: int) -> None:
+        raise KeyError(order_id)
+
+    actor = dramatiq.actor(broken, broker=broker, actor_name="broken")
+    message = actor.send(5)
+    run(broker, trail)
+    got = trail.get(message.message_id)
+    assert got.state == "failed" and got.resources == ("Order:5",)
+    assert got.error is not None and got.error["type"] == "KeyError"
+
+
+def test_a_message_skipped_by_another_middleware_is_recorded_cancelled(
+    make_broker: Any, trail: Trail
+) -> None:
+    broker = make_broker(trail)
+
+    def stale() -> None:
+        pass
+
+    actor = dramatiq.actor(stale, broker=broker, actor_name="stale", max_age=1)
+    message = actor.send()
+    time.sleep(0.05)  # older than its max_age of 1 ms when the worker receives it
+    run(broker, trail)
+    got = trail.get(message.message_id)
+    assert got.state == "cancelled" and got.started_at is None

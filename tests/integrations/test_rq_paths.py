@@ -1,0 +1,91 @@
+"""Less common RQ paths, with a real in-process `SimpleWorker` on a real Redis reporting to a real
+SQLite store: a job that returns `rq.Retry`, a job deferred on a dependency, a job whose result is
+not kept, and RQ's traceback text turned into jobtrail's error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobtrail import Trail
+
+redis = pytest.importorskip("redis")
+pytest.importorskip("rq")
+
+from rq.job import JobStatus  # noqa: E402
+
+from jobtrail.integrations.rq import ATTEMPT_META, Queue, SimpleWorker, _error_from_text  # noqa: E402
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "rq"
+
+
+@pytest.fixture
+def setup(redis_url: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    conn = redis.Redis.from_url(redis_url)
+    trail = Trail(sqlite_url)
+    queue = Queue("paths", connection=conn, trail=trail)
+    yield conn, trail, queue
+    trail.close()
+    conn.close()
+
+
+def work(conn: Any, trail: Trail, queue: Queue) -> None:
+    SimpleWorker([queue], connection=conn, trail=trail, kill_poll=0).work(burst=True)
+    assert trail.flush(10)
+
+
+def test_a_job_returning_retry_is_recorded_retrying_then_succeeded(setup: Any) -> None:
+    conn, trail, queue = setup
+    job = queue.enqueue("tasks.wait_for_export")
+    work(conn, trail, queue)
+    job.refresh()
+    assert job.get_status() == JobStatus.FINISHED and job.meta[ATTEMPT_META] == 2
+    got = trail.get(job.id)
+    assert got.state == "succeeded" and got.attempt == 2
+    assert got.attempts[0].end == "retrying"
+    assert got.attempts[0].error is not None and got.attempts[0].error["type"] == "Retry"
+
+
+def test_a_dependent_job_is_scheduled_until_its_dependency_ran(setup: Any) -> None:
+    conn, trail, queue = setup
+    first = queue.enqueue("tasks.add", 1, 1)
+    second = queue.enqueue("tasks.add", 2, 2, depends_on=first)
+    trail.flush(10)
+    assert trail.get(second.id).state == "scheduled"
+    work(conn, trail, queue)
+    second.refresh()
+    got = trail.get(second.id)
+    assert got.state == "succeeded"
+    assert got.queued_at is not None and second.enqueued_at is not None
+    assert got.queued_at == pytest.approx(second.enqueued_at.timestamp(), abs=1e-3)
+
+
+def test_a_job_whose_result_is_not_kept_is_still_recorded_succeeded(setup: Any) -> None:
+    conn, trail, queue = setup
+    job = queue.enqueue("tasks.add", 1, 2, result_ttl=0)
+    work(conn, trail, queue)
+    assert not conn.exists(job.key)
+    assert trail.get(job.id).state == "succeeded"
+
+
+def test_a_job_cancelled_with_rq_itself_is_recorded_cancelled(setup: Any) -> None:
+    conn, trail, queue = setup
+    kept, dropped = queue.enqueue("tasks.add", 1, 1), queue.enqueue("tasks.add", 2, 2)
+    dropped.cancel()  # RQ's own API, not jobtrail's kill
+    work(conn, trail, queue)
+    assert trail.get(kept.id).state == "succeeded"
+    got = trail.get(dropped.id)
+    assert got.state == "cancelled" and got.started_at is None
+
+
+def test_rq_traceback_text_becomes_type_message_and_traceback() -> None:
+    text = ('Traceback (most recent call last):\n  File "x.py", line 1, in f\n'
+            "app.errors.QuotaExceeded: over quota: 5 > 4\n")
+    assert _error_from_text(text) == {"type": "QuotaExceeded", "message": "over quota: 5 > 4",
+                                      "traceback": text}
+    odd = "Work-horse terminated unexpectedly; waitpid returned 9 (signal 9); "
+    assert _error_from_text(odd)["type"] == "Error"
+    assert _error_from_text(odd)["message"] == odd.strip()
