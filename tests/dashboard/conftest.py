@@ -1,9 +1,10 @@
 """The dashboard, served for real on loopback over a demo database, driven by headless Chromium.
 
-One demo database and one server per session (reading tests share them); tests that change jobs
-use jobs made for them. Every page a test opens is watched: a console error, a failed request
-(CSP violations included) or an uncaught exception fails the test. Screenshots go to
-`test-output/dashboard/` (git-ignored).
+One demo database, one server and one browser for this package (package scope: the sync Playwright
+API runs an event loop in the main thread, which must be gone before other packages' tests call
+asyncio.run). Reading tests share them; tests that change jobs use jobs made for them. Every page a
+test opens is watched: a console error, a failed request (CSP violations included) or an uncaught
+exception fails the test. Screenshots go to `test-output/dashboard/` (git-ignored).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def _events() -> list[dict[str, Any]]:
     return out
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('dash') / 'demo.db'}"
     with Trail(url, settings=Settings()) as trail:
@@ -143,7 +144,7 @@ def start_server(app: Any, port: int | None = None) -> Server:
 Serve = Callable[..., Server]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def serve_dash(demo_url: str) -> Iterator[Serve]:
     """`serve_dash(tokens=(), env={})`: the whole app over the demo database; `env` sets the
     dashboard's own variables (JOBTRAIL_FRAME_ORIGINS, JOBTRAIL_READ_ONLY) while it is built."""
@@ -170,13 +171,13 @@ def serve_dash(demo_url: str) -> Iterator[Serve]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dash(serve_dash: Serve) -> Server:
     """The open dashboard (no tokens): everyone may read and act."""
     return serve_dash()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         need("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
@@ -231,6 +232,6 @@ def watched(browser: Any) -> Iterator[Watched]:
     assert w.problems == [], w.problems
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def _fresh_shots() -> None:
     shutil.rmtree(SHOTS, ignore_errors=True)

@@ -17,7 +17,7 @@ from jobtrail.store import open_store
 from .conftest import KILLABLE, Server, Watched
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sample(demo_url: str) -> dict[str, str]:
     """Ids of things the generated history holds: a finished job in a batch, a running batch."""
     store = open_store(demo_url)
