@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -21,7 +20,6 @@ __all__ = [
     "MAX_ARGS_BYTES",
     "MAX_FUTURE_SECONDS",
     "cap_args",
-    "new_event_id",
     "normalize",
     "redact",
 ]
@@ -69,10 +67,6 @@ _ALLOWED = frozenset(
     }
 )
 REDACTED = "[redacted]"
-
-
-def new_event_id() -> str:
-    return uuid.uuid4().hex
 
 
 def redact(value: Any) -> Any:

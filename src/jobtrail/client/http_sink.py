@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from jobtrail.client.ids import new_job_id
 from jobtrail.client.remote import (
     MAX_REQUEST_BYTES,
     chunks,
@@ -37,7 +38,6 @@ from jobtrail.client.remote import (
 )
 from jobtrail.client.spill import Spill
 from jobtrail.client.writer import WriterStats
-from jobtrail.events import new_event_id
 from jobtrail.ingest import IngestResult
 
 __all__ = ["BACKOFF_MAX", "SPILL_MAX_BYTES", "HttpSink", "RemoteStats", "default_spill_dir"]
@@ -153,7 +153,7 @@ class HttpSink:
         lines = []
         for event in events:
             try:
-                event.setdefault("event_id", new_event_id())
+                event.setdefault("event_id", new_job_id())  # unique, without uuid4's system call
                 lines.append(encode_event(event))
             except (TypeError, ValueError, RecursionError) as exc:
                 self.dropped += 1
