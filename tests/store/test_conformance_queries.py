@@ -456,3 +456,31 @@ def test_a_corrected_run_time_replaces_the_old_one_in_statistics(trail: Any, add
         assert run.min == pytest.approx(10.0, rel=0.01)
         assert run.max == pytest.approx(10.0, rel=0.01)
         assert run.p99 == pytest.approx(10.0, rel=0.01)
+
+
+def test_counts_by_state_over_a_time_span_match_the_rows(store: Any, add: Any) -> None:
+    import random
+
+    from jobtrail.model import JobFilter
+
+    rng = random.Random(5)
+    t0 = 1_790_000_000.0
+    expected: list[tuple[float, str]] = []
+    events = []
+    for i in range(300):
+        at = t0 + rng.uniform(0, 10_000)
+        end = rng.choice(["succeeded", "failed", "started", "queued", "cancelled"])
+        events.append({"job_id": f"s{i}", "type": "queued", "at": at, "name": f"n{i % 3}"})
+        if end != "queued":
+            events.append({"job_id": f"s{i}", "type": end, "at": at + 5})
+        expected.append((at, end))
+    add(*events)
+    for since, until, states in [(t0 + 2_500, None, ()), (None, t0 + 4_000, ()),
+                                 (t0 + 1_000, t0 + 9_000, ("failed", "queued")), (t0 + 20_000, None, ())]:
+        want: dict[str, int] = {}
+        for at, state in expected:
+            if (since is None or at >= since) and (until is None or at < until) and (
+                    not states or state in states):
+                want[state] = want.get(state, 0) + 1
+        got = store.counts(JobFilter(states=states, since=since, until=until), "state")
+        assert got == want, (since, until, states)
