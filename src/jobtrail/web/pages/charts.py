@@ -170,29 +170,27 @@ def gantt(ctx: Ctx) -> Config:
             "embed": _embed("gantt", batch=batch, highlight=highlight)}
 
 
+def _name_detail(ctx: Ctx) -> tuple[str, Window, Any]:
+    """The job name, window (default 7 days) and `name_detail` a name chart draws from."""
+    name = _name(ctx.params)
+    window = Window.from_params(ctx.params, ctx.now, "7d")
+    return name, window, ctx.call("name_detail", name, window.since, window.until)
+
+
 def duration_trend(ctx: Ctx) -> Config:
-    params, now = ctx.params, ctx.now
-    name = _name(params)
-    window = Window.from_params(params, now, "7d")
-    detail = ctx.call("name_detail", name, window.since, window.until)
+    name, window, detail = _name_detail(ctx)
     return series_chart(detail.trend, f"Run time p50 / p95 — {name}", "duration",
                         embed=_embed("duration-trend", name=name, range=window.label))
 
 
 def wait_trend(ctx: Ctx) -> Config:
-    params, now = ctx.params, ctx.now
-    name = _name(params)
-    window = Window.from_params(params, now, "7d")
-    detail = ctx.call("name_detail", name, window.since, window.until)
+    name, window, detail = _name_detail(ctx)
     return series_chart(detail.wait, f"Wait time p50 / p95 — {name}", "duration",
                         embed=_embed("wait", name=name, range=window.label))
 
 
 def heatmap(ctx: Ctx) -> Config:
-    params, now = ctx.params, ctx.now
-    name = _name(params)
-    window = Window.from_params(params, now, "7d")
-    detail = ctx.call("name_detail", name, window.since, window.until)
+    name, window, detail = _name_detail(ctx)
     hm = detail.heatmap
     return {"kind": "heatmap", "title": f"Run time distribution — {name}", "unit": "count",
             "step": hm.step, "labels": list(hm.labels), "times": [_ms(t) for t in hm.times],
