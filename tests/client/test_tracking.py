@@ -194,6 +194,31 @@ def test_args_are_recorded_as_they_were_when_the_job_started(fast: Trail) -> Non
     assert _flushed(fast).get("mut").args == {"ids": [1, 2, 3]}
 
 
+def test_resources_and_labels_are_recorded_as_they_were_when_the_job_started(fast: Trail) -> None:
+    """The writer thread builds the event later: the lists and dicts given must be copies by then."""
+    resources, labels = ["Book:1"], {"team": "a"}
+    with fast.track("cleanup", job_id="mut-fields", resources=resources, labels=labels):
+        resources.append("Book:2")
+        labels["team"] = "b"
+
+    got = _flushed(fast).get("mut-fields")
+    assert got.resources == ("Book:1",)
+    assert dict(got.labels) == {"team": "a"}
+
+
+def test_an_ended_job_is_no_longer_heartbeated(make_trail: Any, store_url: str) -> None:
+    trail = make_trail(store_url, heartbeat_interval=0.05)
+    with trail.track("short", job_id="ended"):
+        pass
+    _flushed(trail)
+    time.sleep(0.3)  # several heartbeat rounds
+
+    got = _flushed(trail).get("ended")
+    assert got.state == "succeeded"
+    assert got.heartbeat_at is None or got.heartbeat_at <= got.finished_at  # type: ignore[operator]
+    assert not trail._live
+
+
 def test_healthy_tracking_counts_every_event_sent_and_nothing_dropped_or_failed(fast: Trail) -> None:
     for i in range(20):
         with fast.track("a", job_id=f"ok-{i}"):

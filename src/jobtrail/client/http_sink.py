@@ -30,6 +30,7 @@ import httpx
 from jobtrail.client.ids import new_job_id
 from jobtrail.client.remote import (
     MAX_REQUEST_BYTES,
+    MAX_REQUEST_EVENTS,
     chunks,
     encode_event,
     events_body,
@@ -124,11 +125,22 @@ class HttpSink:
 
     def send(self, events: list[dict[str, Any]]) -> IngestResult:
         """Deliver or spill a batch; never raises. The result holds the control replies, if any."""
-        lines = self._encode(events)
+        for event in events:
+            if "event_id" not in event:
+                event["event_id"] = new_job_id()  # unique, without uuid4's system call
         with self._lock:
             if self.backlog or time.monotonic() < self._next_try:
-                self._to_spill(lines)  # behind what waits there; `tick` replays it
+                self._to_spill(self._encode(events))  # behind what waits there; `tick` replays it
                 return IngestResult(accepted=0)
+            body = self._one_body(events)
+            if body is not None:  # the usual batch: one json.dumps, one POST
+                response = self._request(body)
+                if response is None:
+                    self._to_spill(self._encode(events))
+                    return IngestResult(accepted=0)
+                if response.status_code != 413:
+                    return self._result(response, len(events))
+            lines = self._encode(events)
             accepted, control = 0, {}
             for offset, part in chunks(lines):
                 result = self._post(part)
@@ -138,6 +150,18 @@ class HttpSink:
                 accepted += result.accepted
                 control.update(result.control)
             return IngestResult(accepted=accepted, control=control)
+
+    @staticmethod
+    def _one_body(events: list[dict[str, Any]]) -> bytes | None:
+        """The whole batch as one request body, or None when it is over a request's limits or
+        holds an event that cannot be encoded (then each event is encoded on its own)."""
+        if len(events) > MAX_REQUEST_EVENTS:
+            return None
+        try:
+            body = encode_event({"events": events})
+        except (TypeError, ValueError, RecursionError):
+            return None
+        return body if len(body) <= MAX_REQUEST_BYTES else None
 
     def tick(self) -> None:
         """Called every writer turn: adopt orphaned spill files now and then, replay when due."""
@@ -153,7 +177,6 @@ class HttpSink:
         lines = []
         for event in events:
             try:
-                event.setdefault("event_id", new_job_id())  # unique, without uuid4's system call
                 lines.append(encode_event(event))
             except (TypeError, ValueError, RecursionError) as exc:
                 self.dropped += 1
@@ -196,8 +219,17 @@ class HttpSink:
 
     def _post(self, lines: Sequence[bytes]) -> IngestResult | None:
         """One POST. None when it should be retried later (the backoff is then scheduled)."""
+        response = self._request(events_body(lines))
+        if response is None:
+            return None
+        if response.status_code == 413 and len(lines) > 1:  # the server's limits are lower: halve
+            return self._post_halves(lines)
+        return self._result(response, len(lines))
+
+    def _request(self, body: bytes) -> httpx.Response | None:
+        """POST a body of events. None when it should be retried later (backoff scheduled)."""
         try:
-            response = self._http().post("/api/v1/events", content=events_body(lines),
+            response = self._http().post("/api/v1/events", content=body,
                                          headers={"Content-Type": "application/json"})
         except httpx.HTTPError as exc:
             self._failed(f"{type(exc).__name__}: {exc}")
@@ -207,18 +239,21 @@ class HttpSink:
             self._failed(f"HTTP {status}", response.headers.get("retry-after"))
             return None
         self._answered()
-        if status == 413 and len(lines) > 1:  # the server's limits are lower than ours: halve
-            return self._post_halves(lines)
+        return response
+
+    def _result(self, response: httpx.Response, count: int) -> IngestResult:
+        """What the server's answer to `count` events says (a refusal is counted and logged)."""
+        status = response.status_code
         if not response.is_success:
-            self.rejected += len(lines)
+            self.rejected += count
             hint = " (the token needs the ingest scope)" if status in (401, 403) else ""
             self._warn(f"http-{status}", "jobtrail: %s refused %d events with HTTP %d%s: %s",
-                       self.url, len(lines), status, hint, response.text[:200])
+                       self.url, count, status, hint, response.text[:200])
             return IngestResult(accepted=0)
         try:
             result = ingest_result(response.json())
         except (ValueError, KeyError, TypeError, AttributeError):
-            result = IngestResult(accepted=len(lines))  # acknowledged, just not readable
+            result = IngestResult(accepted=count)  # acknowledged, just not readable
         self.sent += result.accepted
         if result.rejected:
             self.rejected += len(result.rejected)

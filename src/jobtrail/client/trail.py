@@ -36,10 +36,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _new_id() -> str:
-    return new_job_id()
-
-
 class Trail:
     """Track jobs and query them. `Trail()` uses JOBTRAIL_URL, else a SQLite file in the user data
     directory; `Trail("postgresql://...")` or `Trail("sqlite:///jobs.db")` name one.
@@ -136,7 +132,10 @@ class Trail:
         if self._live and now - self._last_beat >= self.settings.heartbeat_interval:
             self._last_beat = now
             for handle in list(self._live.values()):
-                handle.heartbeat()
+                if handle._done:  # ended; its end record is on its way
+                    self._live.pop(handle.id, None)
+                else:
+                    handle.heartbeat()
 
     def _remote_tick(self) -> None:
         self._beat()
@@ -215,7 +214,7 @@ class Trail:
         at: float | None = None,
     ) -> str:
         """Record that a job was queued; returns its id (generated when not given)."""
-        job_id = job_id or _new_id()
+        job_id = job_id or new_job_id()
         event = {"job_id": job_id, "type": "queued", "at": time.time() if at is None else at,
                  "name": name, "attempt": attempt}
         event.update(self._fields(queue=queue, batch=batch, resources=resources, labels=labels,
@@ -239,14 +238,16 @@ class Trail:
     ) -> JobHandle:
         """A handle for one run: `with trail.track(...) as job:` records started, then succeeded,
         failed (with the exception) or killed (on `jobtrail.Killed`)."""
-        if (queue is None and batch is None and resources is None and labels is None
-                and args is None and worker is None and keep is None):
-            fields: dict[str, Any] = {}  # the common case, without building keyword dicts
-        else:
-            fields = self._fields(queue=queue, batch=batch, resources=resources, labels=labels,
-                                  args=args, worker=worker, keep=keep)
-        return JobHandle(self._emit, self._kills, self._live, job_id or _new_id(), name, attempt,
-                         fields)
+        # Only snapshots here, in the job's thread: the writer thread builds the event dicts.
+        # Containers are copied (the job may mutate them before then), args capped as JSON.
+        if resources is not None:
+            resources = list(resources)
+        if labels is not None:
+            labels = dict(labels)
+        if args is not None:
+            args = cap_args(args)
+        return JobHandle(self, job_id or new_job_id(), name, attempt,
+                         (queue, batch, resources, labels, args, worker, keep))
 
     def job(
         self,
