@@ -142,7 +142,10 @@ class JobHandle:
         return event
 
     def __enter__(self) -> JobHandle:
-        self._record("started")
+        try:  # `start()` inline: one call less per job
+            self._trail._writer.put((self, "started", _now(), None))
+        except Exception:  # noqa: BLE001 - tracking never raises into job code
+            self._trail._writer.stats.record_errors += 1
         return self
 
     def __exit__(
