@@ -20,6 +20,7 @@ Every hook is guarded: tracking never raises into a task or delays it (events ar
 from __future__ import annotations
 
 import inspect
+import os
 import threading
 import time
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
@@ -145,6 +146,17 @@ def _timestamp(value: Any) -> float | None:
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
+def _worker_name() -> str:
+    """`host:pid` of this process (a forked pool process has its own), made once per process."""
+    if not _names:
+        _names.append(worker_identity().name)
+    return _names[0]
+
+
+_names: list[str] = []
+os.register_at_fork(after_in_child=_names.clear)
+
+
 def _attempt(retries: Any) -> int:
     return int(retries) + 1 if isinstance(retries, int) and retries >= 0 else 1
 
@@ -162,6 +174,7 @@ class CeleryIntegration:
         self.worker_heartbeat_interval = worker_heartbeat_interval
         self._running: dict[str, JobHandle] = {}
         self._options: dict[str, _TaskOptions] = {}
+        self._ours_by_id: dict[int, bool] = {}
         self._flagged: set[str] = set()
         self._republished: set[str] = set()
         self._queues: list[str] = []
@@ -191,7 +204,12 @@ class CeleryIntegration:
                 del _integrations[id(self.app)]
 
     def _ours(self, task: Any) -> bool:
-        return getattr(task, "app", self.app) is self.app
+        # Remembered per task object: reading `task.app` per call costs more than the check.
+        key = id(task)
+        ours = self._ours_by_id.get(key)
+        if ours is None:
+            ours = self._ours_by_id[key] = getattr(task, "app", self.app) is self.app
+        return ours
 
     def _options_of(self, name: str, task: Any) -> _TaskOptions:
         options = self._options.get(name)
@@ -264,21 +282,21 @@ class CeleryIntegration:
         if task_id is None or not self._ours(task):
             return
         request = task.request
-        args, kwargs = tuple(args or ()), dict(kwargs or {})
-        delivery = getattr(request, "delivery_info", None) or {}
         described: dict[str, Any] = {}
         if getattr(request, PUBLISHED_HEADER, None) != 1:  # sent by an app without jobtrail
+            args, kwargs = tuple(args or ()), dict(kwargs or {})
             options = self._options_of(task.name, task)
             described = {
                 "resources": resources_for(options.resources, options.run, args, kwargs) or None,
                 "labels": options.labels,
                 "args": args_snapshot(args, kwargs) if self.track_args else None,
             }
+        delivery = getattr(request, "delivery_info", None)
         handle = self.trail.track(
-            task.name, task_id, queue=delivery.get("routing_key") or None,
+            task.name, task_id, queue=(delivery.get("routing_key") if delivery else None) or None,
             batch=_batch(task_id, getattr(request, "group", None), getattr(request, "root_id", None)),
             **described,
-            worker=worker_identity().name,
+            worker=_worker_name(),
             attempt=_attempt(getattr(request, "retries", 0)),
         )
         self._running[task_id] = handle.start()
