@@ -46,6 +46,7 @@ class Env:
     tasks: int
     rounds: int
     pool: str
+    warmup: int = 0
 
 
 Row = list[Any]
@@ -131,22 +132,64 @@ def count_recorded(jobtrail_url: str, queue: str, expected: int) -> int:
 # ---- Celery ------------------------------------------------------------------------------------
 
 
-def _timing_hooks(total: int, out: Path) -> None:
-    """In the worker (both variants alike): the first task's start and the last one's end."""
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds (user + system) of each live thread of this process, by thread name, from
+    /proc (Linux); threads that are not Python's own are named by their native id."""
+    import threading
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = names.get(int(task.name), f"native-{task.name}")
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def _timing_hooks(total: int, warmup: int, out: Path) -> None:
+    """In the worker (both variants alike): from the start of the first task after `warmup`
+    tasks to the end of the last one, wall and CPU time, and the CPU each thread used (the
+    task's main thread vs jobtrail's threads). The warm-up tasks carry the one-time costs of
+    a fresh worker (first connections, lazy imports, caches), which are not per-task costs."""
+    import gc
+
     from celery import signals
 
-    state = {"n": 0, "first": 0.0, "cpu": 0.0}
+    state: dict[str, Any] = {"n": 0, "first": 0.0, "cpu": 0.0, "threads": {}}
+    collections = {"gen2": 0, "gen2_s": 0.0, "all_s": 0.0, "t": 0.0}
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if not state["first"]:
+            return
+        if phase == "start":
+            collections["t"] = time.process_time()
+            return
+        spent = time.process_time() - collections["t"]
+        collections["all_s"] += spent
+        if info["generation"] == 2:
+            collections["gen2"] += 1
+            collections["gen2_s"] += spent
+
+    gc.callbacks.append(on_gc)
 
     def prerun(**_: Any) -> None:
-        if not state["first"]:
+        if state["n"] == warmup and not state["first"]:
             state["first"], state["cpu"] = time.perf_counter(), time.process_time()
+            state["threads"] = thread_cpu()
 
     def postrun(**_: Any) -> None:
         state["n"] += 1
         if state["n"] == total:
             seconds = time.perf_counter() - state["first"]
             cpu = time.process_time() - state["cpu"]  # every thread of the worker process
-            out.write_text(json.dumps({"tasks": total, "seconds": seconds, "cpu": cpu}))
+            before = state["threads"]
+            threads = {k: v - before.get(k, 0.0) for k, v in thread_cpu().items()}
+            out.write_text(json.dumps({"tasks": total - warmup, "seconds": seconds, "cpu": cpu,
+                                       "threads": threads, "gc": collections}))
 
     signals.task_prerun.connect(prerun, weak=False)
     signals.task_postrun.connect(postrun, weak=False)
@@ -212,6 +255,7 @@ def bench_celery(env: Env) -> list[Row]:
             out.unlink(missing_ok=True)
             worker_env = dict(os.environ, JT_BENCH_BROKER=env.redis_url, JT_BENCH_CELERY_QUEUE=queue,
                               JT_BENCH_TASKS=str(env.tasks), JT_BENCH_OUT=str(out),
+                              JT_BENCH_WARMUP=str(env.warmup),
                               JT_BENCH_TRACK=variant,
                               JOBTRAIL_URL=env.jobtrail_url,
                               PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
@@ -221,6 +265,11 @@ def bench_celery(env: Env) -> list[Row]:
                                  "--without-heartbeat", "-n", f"{queue}@%h"], worker_env, out)
             results[variant]["worker"].append(timing["tasks"] / timing["seconds"])
             results[variant]["cpu"].append(timing["tasks"] / timing["cpu"])
+            split = ", ".join(f"{name} {cpu / timing['tasks'] * 1e6:,.0f}"
+                              for name, cpu in sorted(timing["threads"].items()) if cpu > 0)
+            gcs = timing["gc"]
+            split += (f"; garbage collector {gcs['all_s'] / timing['tasks'] * 1e6:,.0f}, of which "
+                      f"{gcs['gen2']} full collections {gcs['gen2_s'] / timing['tasks'] * 1e6:,.0f}")
             if variant != "plain":
                 publishers[variant].flush(60)
                 n = count_recorded(env.jobtrail_url, queue, env.tasks)
@@ -228,7 +277,8 @@ def bench_celery(env: Env) -> list[Row]:
             print(f"… round {i + 1}/{env.rounds} {variant}: "
                   f"publish {results[variant]['publish'][-1]:,.0f}/s, "
                   f"worker {results[variant]['worker'][-1]:,.0f}/s, "
-                  f"{results[variant]['cpu'][-1]:,.0f}/CPU-s", file=sys.stderr)
+                  f"{results[variant]['cpu'][-1]:,.0f}/CPU-s (µs of CPU per task by thread: {split})",
+                  file=sys.stderr)
     for trail in publishers.values():
         trail.close()
     rows: list[Row] = []
@@ -246,7 +296,8 @@ def bench_celery(env: Env) -> list[Row]:
 
 if "JT_BENCH_CELERY_QUEUE" in os.environ:  # `celery -A integrations worker` in a bench round
     app = celery_app(os.environ["JT_BENCH_BROKER"], os.environ["JT_BENCH_CELERY_QUEUE"])
-    _timing_hooks(int(os.environ["JT_BENCH_TASKS"]), Path(os.environ["JT_BENCH_OUT"]))
+    _timing_hooks(int(os.environ["JT_BENCH_TASKS"]), int(os.environ["JT_BENCH_WARMUP"]),
+                  Path(os.environ["JT_BENCH_OUT"]))
     if os.environ.get("JT_BENCH_TRACK") in ("jobtrail", "buffered"):
         from jobtrail import Trail
         from jobtrail.integrations import celery as jt_celery
@@ -400,14 +451,16 @@ def main() -> None:
                    help="which framework(s) (default: all)")
     p.add_argument("--rounds", type=int, default=3, help="rounds per variant (default 3)")
     p.add_argument("--pool", default="solo", help="worker pool (celery: solo or prefork)")
+    p.add_argument("--warmup", type=int, default=200,
+                   help="celery: first tasks of each worker left out of its timing (default 200)")
     p.add_argument("--redis", default="redis://127.0.0.1:6379/15",
                    help="broker; this database is flushed (default redis://127.0.0.1:6379/15)")
     args = p.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
-    context(tasks=args.jobs, rounds=args.rounds, pool=args.pool)
+    context(tasks=args.jobs, rounds=args.rounds, pool=args.pool, warmup=args.warmup)
     rows: list[Row] = []
     with jobtrail_server(DATA) as url:
-        env = Env(url, args.redis, DATA, args.jobs, args.rounds, args.pool)
+        env = Env(url, args.redis, DATA, args.jobs, args.rounds, args.pool, args.warmup)
         for name in args.framework or sorted(FRAMEWORKS):
             rows += FRAMEWORKS[name](env)
     table(
