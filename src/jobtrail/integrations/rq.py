@@ -96,6 +96,10 @@ def _timestamp(value: datetime | None) -> float | None:
     return value.timestamp()
 
 
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else (value or "")
+
+
 def _attempt(job: rq.job.Job) -> int:
     try:
         return max(int(job.meta.get(ATTEMPT_META) or 1), 1)
@@ -291,6 +295,11 @@ class _Tracking:
         running, self._running = self._running, None
         attempt = running.attempt if running is not None else _attempt(job)
         error = self._errors.pop(job.id, None)
+        if error is None:
+            at = self._finished_at(job)
+            if at is not None:  # the usual end, read with two fields instead of the whole job
+                emit(self.trail, "succeeded", job.id, attempt=attempt, at=at)
+                return
         try:
             job.refresh()  # type: ignore[no-untyped-call]
             status: Any = job.get_status(refresh=False)
@@ -320,6 +329,16 @@ class _Tracking:
             emit(self.trail, "failed", job.id, attempt=attempt, at=at,
                  error=error or self._latest_error(job))
         # Any other status (e.g. still started after a lost main process) stays as it is.
+
+    def _finished_at(self, job: rq.job.Job) -> float | None:
+        """RQ's `ended_at` of a job it stored as finished, else None (then the whole job is read)."""
+        status, ended = self.connection.hmget(job.key, "status", "ended_at")
+        if _text(status) != JobStatus.FINISHED.value or not ended:
+            return None
+        try:
+            return _timestamp(datetime.fromisoformat(_text(ended)))
+        except ValueError:
+            return None
 
     def _keep_error(self, job: rq.job.Job, exc_info: Sequence[Any]) -> None:
         try:
