@@ -448,13 +448,16 @@ def bench_rq(env: Env) -> list[Row]:
     for side in ("worker", "publish"):
         plain, tracked = median(results["plain"][side]), median(results["jobtrail"][side])
         ratio = tracked / plain
+        pairs = paired(results["jobtrail"][side], results["plain"][side])
         rows.append([f"rq {side} (fork per job)" if side == "worker" else "rq enqueue", tracked,
                      plain, ratio, f"≥ {GOAL}", ratio >= GOAL,
-                     ", ".join(recorded) if side == "worker" else "queued events"])
+                     f"{pairs}; recorded {', '.join(recorded)}" if side == "worker"
+                     else f"{pairs}; queued events"])
     # CPU is steadier than wall time on a shared machine: lower is better, so the goal flips.
     plain, tracked = median(results["plain"]["cpu"]), median(results["jobtrail"]["cpu"])
     rows.append(["rq worker CPU ms per task (main + horses, start/stop excluded)", tracked, plain,
-                 tracked / plain, "≤ 1.05", tracked / plain <= 1.05, "rusage of the worker"])
+                 tracked / plain, "≤ 1.05", tracked / plain <= 1.05,
+                 f"rusage of the worker; {paired(results['jobtrail']['cpu'], results['plain']['cpu'])}"])
     return rows
 
 
