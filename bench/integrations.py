@@ -348,9 +348,23 @@ if os.environ.get("JT_BENCH_RQ") == "1":  # `rq worker --worker-class integratio
 
     from jobtrail.integrations import rq as _jt_rq
 
+    def _write_split() -> None:
+        """At the worker's death: the CPU seconds of its main process and of the horses it
+        reaped, for the bench to tell them apart."""
+        import resource
+
+        me, horses = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                            resource.RUSAGE_CHILDREN))
+        Path(os.environ["JT_BENCH_RQ_OUT"]).write_text(json.dumps(
+            {"main": me.ru_utime + me.ru_stime, "horses": horses.ru_utime + horses.ru_stime}))
+
     class PlainRqWorker(_rq.Worker):
         """rq's worker, loaded from this module: like the tracked one, its main process has the
         task's module imported, so neither variant's forked horse imports it per job."""
+
+        def register_death(self) -> None:
+            super().register_death()
+            _write_split()
 
     class TrackedRqWorker(_jt_rq.Worker):
         """jobtrail's worker, loaded from this module (see PlainRqWorker); JT_BENCH_KILL_POLL sets
@@ -359,6 +373,10 @@ if os.environ.get("JT_BENCH_RQ") == "1":  # `rq worker --worker-class integratio
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs.setdefault("kill_poll", float(os.environ.get("JT_BENCH_KILL_POLL", "2")))
             super().__init__(*args, **kwargs)
+
+        def register_death(self) -> None:
+            super().register_death()
+            _write_split()
 
 
 REDIS_CLAIM = "jobtrail-test:claimed"
@@ -388,8 +406,9 @@ def bench_rq(env: Env) -> list[Row]:
     from jobtrail import Trail
     from jobtrail.integrations import rq as jt_rq
 
-    results: dict[str, dict[str, list[float]]] = {v: {"publish": [], "worker": [], "cpu": []}
-                                                  for v in ("plain", "jobtrail")}
+    results: dict[str, dict[str, list[float]]] = {
+        v: {"publish": [], "worker": [], "cpu": [], "main": [], "horses": []}
+        for v in ("plain", "jobtrail")}
     recorded: list[str] = []
     connection = redis.Redis.from_url(env.redis_url)
     owner = uuid.uuid4().hex
@@ -403,20 +422,27 @@ def bench_rq(env: Env) -> list[Row]:
         warm.enqueue("integrations.noop", n)
     publisher_trail.flush(30)
 
-    def drain(variant: str, name: str) -> float:
-        """Drain queue `name` with a burst worker; the CPU seconds it and its horses used."""
+    split_file = env.scratch / "rq-split.json"
+
+    def drain(variant: str, name: str) -> dict[str, float]:
+        """Drain queue `name` with a burst worker; the CPU seconds it and its horses used, in
+        all ("total") and as the worker reported them ("main", "horses")."""
         worker_class = f"integrations.{'Tracked' if variant == 'jobtrail' else 'Plain'}RqWorker"
         worker_env = dict(os.environ, JOBTRAIL_URL=env.jobtrail_url, JT_BENCH_RQ="1",
+                          JT_BENCH_RQ_OUT=str(split_file),
                           PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+        split_file.unlink(missing_ok=True)
         cpu0 = _children_cpu()
         subprocess.run([str(command), "worker", "--burst", "--url", env.redis_url, "--path",
                         str(HERE), "--worker-class", worker_class, "--logging_level", "WARNING",
                         name], env=worker_env, cwd=HERE, check=True, timeout=WORKER_TIMEOUT,
                        stdout=subprocess.DEVNULL)
-        return _children_cpu() - cpu0
+        split = json.loads(split_file.read_text())
+        return {"total": _children_cpu() - cpu0, "main": split["main"], "horses": split["horses"]}
 
     # A worker's start and stop (imports, the Trail, the final flush) cost CPU once, not per task.
-    fixed = {v: median([drain(v, "bench-empty") for _ in range(3)]) for v in results}
+    empties = {v: [drain(v, "bench-empty") for _ in range(3)] for v in results}
+    fixed = {v: {k: median([e[k] for e in runs]) for k in runs[0]} for v, runs in empties.items()}
     for i in range(env.rounds):
         for variant in ("plain", "jobtrail") if i % 2 == 0 else ("jobtrail", "plain"):
             connection.flushdb()
@@ -428,11 +454,14 @@ def bench_rq(env: Env) -> list[Row]:
             for n in range(env.tasks):
                 queue.enqueue("integrations.noop", n)
             results[variant]["publish"].append(env.tasks / (time.perf_counter() - t0))
-            cpu = drain(variant, name) - fixed[variant]
+            used = drain(variant, name)
+            cpu = used["total"] - fixed[variant]["total"]
             if len(queue.finished_job_registry) != env.tasks:
                 raise SystemExit(f"rq finished {len(queue.finished_job_registry)} of {env.tasks}")
             results[variant]["worker"].append(env.tasks / _rq_span(connection, queue))
             results[variant]["cpu"].append(cpu / env.tasks * 1000)
+            for part in ("main", "horses"):
+                results[variant][part].append((used[part] - fixed[variant][part]) / env.tasks * 1000)
             if variant == "jobtrail":
                 publisher_trail.flush(30)
                 n = count_recorded(env.jobtrail_url, name, env.tasks)
@@ -440,7 +469,9 @@ def bench_rq(env: Env) -> list[Row]:
             print(f"… round {i + 1}/{env.rounds} rq {variant}: "
                   f"publish {results[variant]['publish'][-1]:,.0f}/s, "
                   f"worker {results[variant]['worker'][-1]:,.0f}/s, "
-                  f"{results[variant]['cpu'][-1]:.2f} ms CPU per task", file=sys.stderr)
+                  f"{results[variant]['cpu'][-1]:.2f} ms CPU per task (main process "
+                  f"{results[variant]['main'][-1]:.2f}, horses {results[variant]['horses'][-1]:.2f})",
+                  file=sys.stderr)
     publisher_trail.close()
     connection.flushdb()
     connection.close()
@@ -458,6 +489,10 @@ def bench_rq(env: Env) -> list[Row]:
     rows.append(["rq worker CPU ms per task (main + horses, start/stop excluded)", tracked, plain,
                  tracked / plain, "≤ 1.05", tracked / plain <= 1.05,
                  f"rusage of the worker; {paired(results['jobtrail']['cpu'], results['plain']['cpu'])}"])
+    for part, what in (("main", "main process"), ("horses", "horses")):
+        plain, tracked = median(results["plain"][part]), median(results["jobtrail"][part])
+        rows.append([f"rq worker CPU ms per task, {what}", tracked, plain, tracked / plain, "", None,
+                     paired(results["jobtrail"][part], results["plain"][part])])
     return rows
 
 
