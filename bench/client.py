@@ -6,7 +6,9 @@ what a Prometheus-instrumented job does: `Counter.inc()` + `Histogram.observe()`
 Rounds alternate between the two; each round is timed as a whole and divided by its jobs, and the
 table gives the median round. Two jobtrail rows: the writer idle during the round (it drains the
 buffer between rounds), and the writer draining concurrently (default settings: it wakes every
-500 events and competes for the GIL, which is a real cost to the job's thread too).
+500 events and competes for the GIL, which is a real cost to the job's thread too). The job's
+thread only records compact tuples; building the event dicts is the writer thread's work, which
+reaches the job's thread only through that GIL competition (the draining row).
 
     .venv/bin/python bench/client.py --jobs 100000
 """
