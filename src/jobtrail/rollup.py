@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jobtrail.sketch import bucket_of
 from jobtrail.states import TERMINAL, attempt_queued_at
 
-__all__ = ["KINDS", "KIND_CODES", "METRICS", "METRIC_CODES", "Delta", "diff", "facts", "minute"]
+__all__ = [
+    "KINDS", "KIND_CODES", "METRICS", "METRIC_CODES", "Delta", "current", "diff", "facts", "minute",
+]
 
 UNNAMED = ""
 DEFAULT_QUEUE = "default"
@@ -131,6 +133,8 @@ class Delta:
     counts: Counter[Key]
     observed: list[tuple[Key, float]]
     retracted: list[tuple[Key, float]]
+    states: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    """Change in the number of jobs currently in each (name, queue, state)."""
 
 
 def _relevant(record: dict[str, Any]) -> tuple[Any, ...]:
@@ -149,19 +153,32 @@ def _relevant(record: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def current(record: dict[str, Any]) -> tuple[str, str, str]:
+    """The (name, queue, state) a record counts under in the current-state counters."""
+    return (record["name"] or UNNAMED, record["queue"] or DEFAULT_QUEUE, record["state"])
+
+
 def diff(pairs: Iterable[tuple[dict[str, Any] | None, dict[str, Any] | None]]) -> Delta:
     """The roll-up delta of replacing each old record by its new one."""
     counts: Counter[Key] = Counter()
     observed: list[tuple[Key, float]] = []
     retracted: list[tuple[Key, float]] = []
+    states: Counter[tuple[str, str, str]] = Counter()
     for old, new in pairs:
         if old is None:
+            if new is not None:
+                states[current(new)] += 1
             new_counts, new_obs = facts(new)
             counts.update(new_counts)
             observed.extend(new_obs)
             continue
         if new is not None and _relevant(old) == _relevant(new):
             continue
+        before, after = current(old), None if new is None else current(new)
+        if before != after:
+            states[before] -= 1
+            if after is not None:
+                states[after] += 1
         old_counts, old_obs = facts(old)
         new_counts, new_obs = facts(new)
         if old_counts == new_counts and old_obs == new_obs:
@@ -176,4 +193,5 @@ def diff(pairs: Iterable[tuple[dict[str, Any] | None, dict[str, Any] | None]]) -
         counts=Counter({k: v for k, v in counts.items() if v}),
         observed=observed,
         retracted=retracted,
+        states=Counter({k: v for k, v in states.items() if v}),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +18,14 @@ import sqlalchemy as sa
 from jobtrail.rollup import KIND_CODES, KINDS, METRIC_CODES, METRICS, Delta
 from jobtrail.sketch import ZERO_BUCKET, clamp_extremes
 from jobtrail.store.base import RollupTotals
-from jobtrail.store.sql.schema import meta, rollup_counts, rollup_hist, rollup_summary, series
+from jobtrail.store.sql.schema import (
+    meta,
+    rollup_counts,
+    rollup_hist,
+    rollup_summary,
+    series,
+    state_counts,
+)
 
 __all__ = [
     "ALL",
@@ -29,10 +36,12 @@ __all__ = [
     "read_histogram",
     "read_histograms",
     "read_series_totals",
+    "read_states",
     "read_totals",
     "series_ids",
     "spans",
     "write",
+    "write_states",
 ]
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -59,8 +68,10 @@ _SQL = {
     "THEN excluded.lo ELSE s.lo END, "
     "hi = CASE WHEN excluded.hi IS NULL THEN s.hi WHEN s.hi IS NULL OR excluded.hi > s.hi "
     "THEN excluded.hi ELSE s.hi END",
+    "states": "INSERT INTO state_counts (sid, state, n) VALUES ({p}) "
+    "ON CONFLICT (sid, state) DO UPDATE SET n = state_counts.n + excluded.n",
 }
-_WIDTH = {"counts": 5, "hist": 6, "summary": 8}
+_WIDTH = {"counts": 5, "hist": 6, "summary": 8, "states": 3}
 
 
 def sql(dialect: str, which: str) -> str:
@@ -123,9 +134,11 @@ def write(conn: sa.Connection, delta: Delta, cache: SeriesCache) -> None:
     pairs = {(k[2], k[3]) for k in delta.counts}
     pairs.update((k[2], k[3]) for k, _ in delta.observed)
     pairs.update((k[2], k[3]) for k, _ in delta.retracted)
+    pairs.update((name, queue) for name, queue, _ in delta.states)
     if not pairs:
         return
     sids = cache.resolve(conn, pairs)
+    _write_states(conn, delta.states, sids)
     counts: dict[tuple[int, ...], int] = defaultdict(int)
     hist: dict[tuple[int, ...], int] = defaultdict(int)
     for key, n in delta.counts.items():
@@ -161,6 +174,38 @@ def write(conn: sa.Connection, delta: Delta, cache: SeriesCache) -> None:
     rows = [(*k, *s) for k, s in sorted(summary.items())]
     if rows:
         conn.exec_driver_sql(sql(dialect, "summary"), rows)
+
+
+def write_states(
+    conn: sa.Connection, changes: Mapping[tuple[str, str, str], int], cache: SeriesCache
+) -> None:
+    """Add `changes` to the current-state counters ((name, queue, state) → ±jobs)."""
+    if changes:
+        _write_states(conn, changes, cache.resolve(conn, {(n, q) for n, q, _ in changes}))
+
+
+def _write_states(
+    conn: sa.Connection, changes: Mapping[tuple[str, str, str], int], sids: Mapping[Pair, int]
+) -> None:
+    rows = sorted((sids[(name, queue)], state, n) for (name, queue, state), n in changes.items() if n)
+    if rows:
+        conn.exec_driver_sql(sql(conn.dialect.name, "states"), rows)
+
+
+def read_states(
+    conn: sa.Connection, names: Sequence[str], queues: Sequence[str], states: Sequence[str]
+) -> list[tuple[str, str, str, int]]:
+    """(name, queue, state, jobs) from the current-state counters, zero rows left out."""
+    c, s = state_counts.c, series.c
+    stmt = sa.select(s.name, s.queue, c.state, c.n).join_from(
+        state_counts, series, s.id == c.sid).where(c.n != 0)
+    if names:
+        stmt = stmt.where(s.name.in_(list(names)))
+    if queues:
+        stmt = stmt.where(s.queue.in_(list(queues)))
+    if states:
+        stmt = stmt.where(c.state.in_(list(states)))
+    return [(name, queue, state, int(n)) for name, queue, state, n in conn.execute(stmt)]
 
 
 def series_ids(

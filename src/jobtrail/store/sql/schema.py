@@ -23,6 +23,7 @@ __all__ = [
     "rollup_hist",
     "rollup_summary",
     "series",
+    "state_counts",
     "workers",
 ]
 
@@ -128,6 +129,17 @@ rollup_summary = sa.Table(
     sa.Column("hi", T),
     sqlite_with_rowid=False,
 )
+
+state_counts = sa.Table(
+    "state_counts",
+    metadata,
+    sa.Column("sid", sa.Integer, primary_key=True),
+    sa.Column("state", sa.String(16), primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+"""How many jobs of each series are in each state now: kept at ingest and delete, so counting a busy
+name's jobs by state reads a few rows instead of every one of its jobs."""
 
 meta = sa.Table(
     "jobtrail_meta",
