@@ -253,9 +253,9 @@ class SqlStore:
         position = {"name": 0, "queue": 1, "state": 2}[by]
         with self._read() as conn:
             rows = rollups.read_states(conn, flt.names, flt.queues, flt.states)
-        out: dict[str, int] = {}
-        for row in rows:
-            out[row[position]] = out.get(row[position], 0) + row[3]
+        out: Counter[str] = Counter()
+        for name, queue, state, n in rows:
+            out[(name, queue, state)[position]] += n
         return {k: n for k, n in out.items() if n}
 
     def _counts_per_state(self, flt: JobFilter) -> dict[str, int]:
