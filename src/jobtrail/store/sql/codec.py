@@ -1,8 +1,10 @@
 """Records ⇄ rows: filterable fields as columns, the rest as one compact JSON document.
 
 The document leaves out what the columns already say, losslessly: a clock time equal to a column's
-time is stored as that column's one-letter code, and the latest attempt's start, end and (for a
-single attempt) queued time are taken from the columns when they match.
+time is stored as that column's one-letter code (a clock of codes only as one short string), the
+latest attempt's start, end and (for a single attempt) queued time are taken from the columns when
+they match, and a single attempt the columns describe entirely is stored as the number 1. Older
+encodings still decode.
 """
 
 from __future__ import annotations
@@ -39,10 +41,32 @@ def _ref(value: float, record: dict[str, Any]) -> float | str:
     return value
 
 
-def _encode_attempts(record: dict[str, Any]) -> dict[str, Any]:
+_FROM_COLUMNS = 1
+"""The attempts slot of a job with one attempt that its columns describe entirely (most jobs)."""
+_NO_TIME = "-"
+
+
+def _column_attempt(record: dict[str, Any]) -> dict[str, Any]:
+    """The one attempt that the columns (queued, started, finished, state, worker) describe."""
+    a: dict[str, Any] = {}
+    if record["queued_at"] is not None:
+        a["queued_at"] = record["queued_at"]
+    if record["started_at"] is not None:
+        a["started_at"] = record["started_at"]
+        if record["worker"] is not None:
+            a["worker"] = record["worker"]
+    if record["finished_at"] is not None:
+        a["ended_at"] = record["finished_at"]
+        a["end"] = record["state"]
+    return a
+
+
+def _encode_attempts(record: dict[str, Any]) -> dict[str, Any] | int:
     attempts = record["attempts"]
     if not attempts:
         return {}
+    if len(attempts) == 1 and attempts.get("1") == _column_attempt(record):
+        return _FROM_COLUMNS
     latest = str(max(int(k) for k in attempts))
     out: dict[str, Any] = {}
     for key, attempt in attempts.items():
@@ -62,7 +86,10 @@ def _encode_attempts(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _decode_attempts(attempts: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+def _decode_attempts(attempts: dict[str, Any] | int, record: dict[str, Any]) -> dict[str, Any]:
+    if attempts == _FROM_COLUMNS:
+        return {"1": _column_attempt(record)}
+    assert isinstance(attempts, dict)
     refs = {"s": record["started_at"], "f": record["finished_at"], "q": record["queued_at"]}
     for a in attempts.values():
         for field in ("started_at", "queued_at"):
@@ -89,7 +116,12 @@ def to_row(record: dict[str, Any]) -> tuple[Any, ...]:
     ]
     doc.append(_encode_attempts(record) or None)
     clock = {k: _ref(v, record) for k, v in record["clock"].items()}
-    doc.append([clock.pop(k, None) for k in _CLOCK_KEYS] + ([clock] if clock else []))
+    entries = [clock.pop(k, None) for k in _CLOCK_KEYS]
+    codes = [_NO_TIME if e is None else e for e in entries]
+    if not clock and all(isinstance(e, str) for e in codes):
+        doc.append("".join(str(e) for e in codes).rstrip(_NO_TIME) or None)
+    else:
+        doc.append(entries + ([clock] if clock else []))
     while doc and doc[-1] is None:
         doc.pop()
     values = [record[c] for c in COLUMNS]
@@ -111,6 +143,8 @@ def from_row(row: Any) -> dict[str, Any]:
             record[f] = doc[i]
     record["attempts"] = _decode_attempts(doc[len(_DOC_FIELDS)] or {}, record)
     encoded = doc[len(_DOC_FIELDS) + 1] or []
+    if isinstance(encoded, str):
+        encoded = [None if c == _NO_TIME else c for c in encoded]
     clock: dict[str, Any] = dict(zip(_CLOCK_KEYS, encoded, strict=False))
     if len(encoded) > len(_CLOCK_KEYS):
         clock.update(encoded[-1])

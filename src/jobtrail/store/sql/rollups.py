@@ -129,8 +129,14 @@ def _insert_ignoring_conflicts(dialect: str) -> sa.Executable:
     return sqlite.insert(series).on_conflict_do_nothing(index_elements=["name", "queue"])
 
 
+def _tiles(t: int) -> tuple[tuple[int, int], ...]:
+    """(resolution, bucket start) of minute `t` at every resolution."""
+    return ((MINUTE, t), (HOUR, t - t % HOUR), (DAY, t - t % DAY), (ALL, 0))
+
+
 def write(conn: sa.Connection, delta: Delta, cache: SeriesCache) -> None:
-    """Add `delta` at both resolutions; rows sorted by key so concurrent writers never deadlock."""
+    """Add `delta` at every resolution. On PostgreSQL rows go in key order, so concurrent writers
+    lock them in one order and never deadlock; SQLite has one writer at a time and skips the sort."""
     pairs = {(k[2], k[3]) for k in delta.counts}
     pairs.update((k[2], k[3]) for k, _ in delta.observed)
     pairs.update((k[2], k[3]) for k, _ in delta.retracted)
@@ -139,39 +145,48 @@ def write(conn: sa.Connection, delta: Delta, cache: SeriesCache) -> None:
         return
     sids = cache.resolve(conn, pairs)
     _write_states(conn, delta.states, sids)
+    tiles: dict[int, tuple[tuple[int, int], ...]] = {}
     counts: dict[tuple[int, ...], int] = defaultdict(int)
     hist: dict[tuple[int, ...], int] = defaultdict(int)
     for key, n in delta.counts.items():
         sid = sids[(key[2], key[3])]
         t = key[1]
+        at = tiles.get(t) or tiles.setdefault(t, _tiles(t))
         if key[0] == "c":
             code = METRIC_CODES[key[4]]
-            for res in RESOLUTIONS:
-                counts[(res, sid, bucket(t, res), code)] += n
+            for res, bt in at:
+                counts[(res, sid, bt, code)] += n
         else:
-            code = KIND_CODES[key[4]]
-            for res in RESOLUTIONS:
-                hist[(res, code, sid, bucket(t, res), key[5])] += n
+            code, b = KIND_CODES[key[4]], key[5]
+            for res, bt in at:
+                hist[(res, code, sid, bt, b)] += n
     summary: dict[tuple[int, ...], list[Any]] = {}
     for sign, items in ((1, delta.observed), (-1, delta.retracted)):
         for key, value in items:
             sid = sids[(key[2], key[3])]
             code = KIND_CODES[key[4]]
-            for res in RESOLUTIONS:
-                s = summary.setdefault((res, code, sid, bucket(key[1], res)), [0, 0.0, None, None])
+            t = key[1]
+            at = tiles.get(t) or tiles.setdefault(t, _tiles(t))
+            for res, bt in at:
+                s = summary.get((res, code, sid, bt))
+                if s is None:
+                    s = summary[(res, code, sid, bt)] = [0, 0.0, None, None]
                 s[0] += sign
                 s[1] += sign * value
                 if sign > 0:
-                    s[2] = value if s[2] is None or value < s[2] else s[2]
-                    s[3] = value if s[3] is None or value > s[3] else s[3]
+                    if s[2] is None or value < s[2]:
+                        s[2] = value
+                    if s[3] is None or value > s[3]:
+                        s[3] = value
     dialect = conn.dialect.name
-    rows: list[tuple[Any, ...]] = [(*k, n) for k, n in sorted(counts.items()) if n]
+    ordered = sorted
+    rows: list[tuple[Any, ...]] = [(*k, n) for k, n in ordered(counts.items()) if n]
     if rows:
         conn.exec_driver_sql(sql(dialect, "counts"), rows)
-    rows = [(*k, n) for k, n in sorted(hist.items()) if n]
+    rows = [(*k, n) for k, n in ordered(hist.items()) if n]
     if rows:
         conn.exec_driver_sql(sql(dialect, "hist"), rows)
-    rows = [(*k, *s) for k, s in sorted(summary.items())]
+    rows = [(*k, *s) for k, s in ordered(summary.items())]
     if rows:
         conn.exec_driver_sql(sql(dialect, "summary"), rows)
 
