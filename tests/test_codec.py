@@ -38,17 +38,27 @@ def store(sqlite_url: str) -> Any:
     s.close()
 
 
-def _doc(sqlite_url: str, job: str) -> list[Any]:
+def _doc(sqlite_url: str, job: str) -> str:
     with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as db:
-        return list(json.loads(db.execute("SELECT doc FROM jobs WHERE id = ?", (job,)).fetchone()[0]))
+        return str(db.execute("SELECT doc FROM jobs WHERE id = ?", (job,)).fetchone()[0])
 
 
-def test_a_plain_job_stores_its_attempt_and_clock_in_a_few_bytes(store: Any, sqlite_url: str) -> None:
-    events = _events("a", {"type": "succeeded", "at": T0 + 5})
+def _write_doc(sqlite_url: str, job: str, doc: str) -> None:
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as db:
+        db.execute("UPDATE jobs SET doc = ? WHERE id = ?", (doc, job))
+
+
+def test_a_plain_job_stores_only_what_its_columns_do_not_say(store: Any, sqlite_url: str) -> None:
+    events = _events("a", {"type": "progress", "at": T0 + 3, "progress": {"done": 3, "total": 9}},
+                     {"type": "succeeded", "at": T0 + 5})
     assert ingest(store, events).rejected == []
     doc = _doc(sqlite_url, "a")
-    assert doc[-2] == 1  # the one attempt comes from the columns
-    assert isinstance(doc[-1], str) and len(doc[-1]) <= 8  # the clock as column codes
+    mask, slots = int(doc[: doc.index("[")]), json.loads(doc[doc.index("["):])
+    assert bin(mask).count("1") == len(slots) == 5  # args, worker, progress, attempts, clock
+    assert slots[2] == [3, 9]  # progress by position
+    assert slots[3] == 1  # the one attempt comes from the columns
+    assert isinstance(slots[4], str) and len(slots[4]) <= 8  # the clock as column codes
+    assert len(doc) < 60
     assert store.get("a") == _record(events)
 
 
@@ -68,13 +78,14 @@ def test_jobs_the_columns_do_not_describe_keep_their_full_attempts(
     assert store.get("b") == _record(events)
 
 
-def test_documents_in_the_earlier_encoding_still_decode(store: Any, sqlite_url: str) -> None:
-    events = _events("c", {"type": "succeeded", "at": T0 + 5})
+def test_documents_in_the_first_encoding_still_decode(store: Any, sqlite_url: str) -> None:
+    events = _events("c", {"type": "progress", "at": T0 + 3, "progress": {"done": 2, "failed": 0}},
+                     {"type": "succeeded", "at": T0 + 5})
     assert ingest(store, events).rejected == []
     expected = store.get("c")
-    doc = _doc(sqlite_url, "c")
-    doc[-2] = {"1": {"queued_at": "q", "started_at": "s", "worker": True, "ended_at": "f"}}
-    doc[-1] = [None if c == "-" else c for c in doc[-1]]  # the clock as a list of codes
-    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as db:
-        db.execute("UPDATE jobs SET doc = ? WHERE id = 'c'", (json.dumps(doc),))
+    # Every slot positionally, nulls included, progress as an object, the attempt and clock in full.
+    first = [{"book_id": 7}, "w1", None, {"done": 2, "failed": 0}, None, None, None, None,
+             {"1": {"queued_at": "q", "started_at": "s", "worker": True, "ended_at": "f"}},
+             ["c", None, None, "c", "s", None, None, T0 + 3]]
+    _write_doc(sqlite_url, "c", json.dumps(first))
     assert store.get("c") == expected

@@ -32,6 +32,7 @@ _EMPTY_DEFAULT = frozenset({"labels", "resources"})
 _REFS = {"c": "created_at", "s": "started_at", "f": "finished_at", "u": "updated_at",
          "h": "heartbeat_at"}
 _NAME = COLUMNS.index("name")
+_PROGRESS = _DOC_FIELDS.index("progress")
 
 
 def _ref(value: float, record: dict[str, Any]) -> float | str:
@@ -107,40 +108,62 @@ _CLOCK_KEYS = ("name", "queue", "batch", "args", "worker", "result", "keep", "pr
 """Stored positions of the clock entries: append-only, like every stored code."""
 
 
+_PROGRESS_KEYS = ("done", "total", "failed", "skipped")
+_SLOTS = len(_DOC_FIELDS) + 2  # the fields, then attempts, then the clock
+
+
 def to_row(record: dict[str, Any]) -> tuple[Any, ...]:
-    """Values in `COLUMNS` order, then the doc: a positional JSON array (`_DOC_FIELDS`, then
-    attempts, then the clock), trailing empty entries dropped, so common jobs cost few bytes."""
+    """Values in `COLUMNS` order, then the doc: a bit mask of the slots present (`_DOC_FIELDS`, then
+    attempts, then the clock) followed by a JSON array of just those, so common jobs cost few bytes.
+    (The first encoding, still read, was the JSON array of every slot with nulls.)"""
     # Empty labels and resources are their defaults; an empty args or result is a real value.
-    doc: list[Any] = [
+    slots: list[Any] = [
         None if f in _EMPTY_DEFAULT and not record[f] else record[f] for f in _DOC_FIELDS
     ]
-    doc.append(_encode_attempts(record) or None)
+    progress = record["progress"]
+    if progress:
+        codes = [progress.get(k) for k in _PROGRESS_KEYS]
+        while codes[-1] is None:
+            codes.pop()
+        slots[_PROGRESS] = codes
+    slots.append(_encode_attempts(record) or None)
     clock = {k: _ref(v, record) for k, v in record["clock"].items()}
     entries = [clock.pop(k, None) for k in _CLOCK_KEYS]
     codes = [_NO_TIME if e is None else e for e in entries]
     if not clock and all(isinstance(e, str) for e in codes):
-        doc.append("".join(str(e) for e in codes).rstrip(_NO_TIME) or None)
+        slots.append("".join(str(e) for e in codes).rstrip(_NO_TIME) or None)
     else:
-        doc.append(entries + ([clock] if clock else []))
-    while doc and doc[-1] is None:
-        doc.pop()
+        slots.append(entries + ([clock] if clock else []))
+    mask = sum(1 << i for i, v in enumerate(slots) if v is not None)
     values = [record[c] for c in COLUMNS]
     values[_NAME] = record["name"] or ""
-    values.append(_encode(doc))
+    values.append(str(mask) + _encode([v for v in slots if v is not None]))
     return tuple(values)
+
+
+def _slots(text: str) -> list[Any]:
+    if text.startswith("["):  # the first encoding: every slot, trailing nulls dropped
+        doc: list[Any] = json.loads(text)
+        return doc + [None] * (_SLOTS - len(doc))
+    start = text.index("[")
+    mask, present = int(text[:start]), iter(json.loads(text[start:]))
+    return [next(present) if mask >> i & 1 else None for i in range(_SLOTS)]
 
 
 def from_row(row: Any) -> dict[str, Any]:
     m = row._mapping
     record = new_record(m["id"])
-    doc = json.loads(m["doc"])
-    doc += [None] * (len(_DOC_FIELDS) + 2 - len(doc))
+    doc = _slots(m["doc"])
     for c in COLUMNS:
         record[c] = m[c]
     record["name"] = m["name"] or None
     for i, f in enumerate(_DOC_FIELDS):
         if doc[i] is not None:
             record[f] = doc[i]
+    if isinstance(record["progress"], list):
+        record["progress"] = {
+            k: v for k, v in zip(_PROGRESS_KEYS, record["progress"], strict=False) if v is not None
+        }
     record["attempts"] = _decode_attempts(doc[len(_DOC_FIELDS)] or {}, record)
     encoded = doc[len(_DOC_FIELDS) + 1] or []
     if isinstance(encoded, str):
