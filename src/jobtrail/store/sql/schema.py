@@ -50,10 +50,12 @@ jobs = sa.Table(
     sa.Column("run", T),
     sa.Column("keep", T),
     sa.Column("doc", sa.Text, nullable=False),
-    sa.Index("ix_jobs_created", "created_at", "id"),
+    # No index repeats `id` after created_at: rows tied on created_at are rare, and sorting those few
+    # by id is cheaper than eleven-odd bytes per job in every index.
+    sa.Index("ix_jobs_created", "created_at"),
     sa.Index("ix_jobs_name_created", "name", "created_at", "state"),
-    sa.Index("ix_jobs_state_created", "state", "created_at", "id"),
-    sa.Index("ix_jobs_queue_created", "queue", "created_at", "id"),
+    sa.Index("ix_jobs_state_created", "state", "created_at"),
+    sa.Index("ix_jobs_queue_created", "queue", "created_at"),
     sa.Index(
         "ix_jobs_batch",
         "batch",
