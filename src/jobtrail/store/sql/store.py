@@ -118,14 +118,15 @@ class SqlStore:
         add_lab: list[tuple[Any, ...]] = []
         for job_id, rec in new.items():
             old = current.get(job_id)
-            old_res = _resource_keys(old)
-            new_res = _resource_keys(rec)
-            if old_res != new_res:
+            moved = old is None or old["created_at"] != rec["created_at"]
+            if moved or old is None or old["resources"] != rec["resources"]:
+                old_res = _resource_keys(old)
+                new_res = _resource_keys(rec)
                 drop_res.extend(old_res - new_res)
                 add_res.extend(new_res - old_res)
-            old_lab = _label_keys(old)
-            new_lab = _label_keys(rec)
-            if old_lab != new_lab:
+            if moved or old is None or old["labels"] != rec["labels"]:
+                old_lab = _label_keys(old)
+                new_lab = _label_keys(rec)
                 drop_lab.extend(old_lab - new_lab)
                 add_lab.extend(new_lab - old_lab)
         _delete_keys(conn, job_resources, ("resource", "created_at", "job_id"), drop_res)
