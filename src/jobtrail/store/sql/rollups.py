@@ -314,9 +314,12 @@ def _histogram_sql(dialect: str, shape: tuple[tuple[bool, bool], ...], names: in
     chosen = " AND ".join(f"{column} IN ({', '.join([mark] * count)})"
                           for column, count in (("name", names), ("queue", queues)) if count)
     sids = f"SELECT id FROM {series.name}" + (f" WHERE {chosen}" if chosen else "")
+    # PostgreSQL evaluates ARRAY(subquery) once and seeks the primary key by each id; as a
+    # plain IN it may plan a join that scans every series' rows of the resolution instead.
+    chosen_sids = f"= ANY(ARRAY({sids}))" if dialect == "postgresql" else f"IN ({sids})"
     where = []
     for has_lo, has_hi in shape:
-        cond = f"res = {mark} AND kind = {mark} AND sid IN ({sids})"
+        cond = f"res = {mark} AND kind = {mark} AND sid {chosen_sids}"
         cond += f" AND t >= {mark}" if has_lo else ""
         cond += f" AND t < {mark}" if has_hi else ""
         where.append(cond)
