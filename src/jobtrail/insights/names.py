@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobtrail.durations import format_duration, parse_instant
+from jobtrail.insights import kept
 from jobtrail.insights.series import (
     Histograms,
     Series,
@@ -133,7 +134,7 @@ def heatmap(hist: Histograms, since: float, until: float, step: int) -> Heatmap:
 
 def _overall(store: Store, kind: str, since: float, until: float,
              names: tuple[str, ...]) -> tuple[int, float | None, float | None]:
-    buckets, n, _, lo, hi = store.rollup_histogram(kind, since, until, names)
+    buckets, n, _, lo, hi = kept.histogram(store, kind, since, until, names)
     q = quantiles(buckets, (0.5, 0.95), lo, hi)
     return n, q[0.5], q[0.95]
 

@@ -169,13 +169,17 @@ def step_histograms(store: Store, kind: str, since: float, until: float, step: i
                     merge: int = 1) -> Histograms:
     """The roll-up histograms of `kind` per bucket, merged over the matching series: one read
     that percentile charts and heatmaps can share (`merge` as in `Store.rollup_histograms`);
-    buckets that ended before the current one are kept a few minutes (`insights.kept`)."""
+    buckets that ended before the current one are kept a few minutes (`insights.kept`), already
+    merged. Treat the result as read-only: it shares those kept buckets."""
     starts = grid(since, until, step)
-    hist: Histograms = defaultdict(lambda: defaultdict(int))
-    if starts:
-        for t, _, _, bucket, n in kept.histograms_per_step(store, kind, starts[0], until, step,
-                                                           names, queues, merge):
-            hist[t][bucket] += n
+    if not starts:
+        return {}
+    past, live = kept.step_histograms(store, kind, starts[0], until, step, names, queues, merge)
+    hist: Histograms = dict(past)
+    for t, bucket, n in live:
+        if t not in hist or hist[t] is past.get(t):
+            hist[t] = dict(hist.get(t, {}))
+        hist[t][bucket] = hist[t].get(bucket, 0) + n
     return hist
 
 

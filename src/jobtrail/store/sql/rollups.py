@@ -440,8 +440,9 @@ def read_histograms(
         .where(h.c.kind == code, *cond)
         .group_by("b", h.c.sid, "db")
         .order_by("b", h.c.sid, "db")
-    )
-    return [(int(b), *sids[sid], int(db), int(n)) for b, sid, db, n in per_step if n > 0]
+    ).fetchall()  # at once: a month of a busy name is thousands of rows, and fetchone per row
+    # cost more than the query. `b` and `db` are integer expressions on both backends.
+    return [(b, *sids[sid], db, int(n)) for b, sid, db, n in per_step if n > 0]
 
 
 @functools.lru_cache(maxsize=8)
