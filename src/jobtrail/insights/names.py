@@ -34,6 +34,11 @@ HEAT_EDGES = (0.0, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0
 the last bin holds everything from a day up."""
 
 
+DAILY_FROM = 28 * 86400.0
+"""Seconds of window from which the name page charts one point per day (30 d: 30 points, as
+Grafana would show a month): whole days come from the daily roll-ups, where 3-hour points read
+every hourly row of the month (~20,000 merged rows per duration kind for a busy name)."""
+
 CHART_MERGE = 3
 """Sketch buckets merged per row for the name page's charts: three times fewer rows from the
 store, percentiles within about 3 % instead of 1 % (the page's overall numbers stay at 1 %)."""
@@ -148,11 +153,11 @@ def name_detail(
     failures: int = 5,
 ) -> NameDetail:
     """Everything the name page charts over [since, until) (times as Unix seconds, or spans back
-    from now such as "7d"), at a step giving 100–300 points."""
+    from now such as "7d"), at a step giving 100–300 points, or one per day from four weeks."""
     now = time.time() if now is None else now
     start = parse_instant(since, now)
     end = now if until is None else parse_instant(until, now)
-    step = choose_step(start, end, now)
+    step = choose_step(start, end, now, days_from=DAILY_FROM)
     names = (name,)
     throughput = count_series(store, start, end, step, ("entered:succeeded", "entered:failed"),
                               names, columns=("succeeded", "failed"))

@@ -71,14 +71,17 @@ class Series:
 
 
 def choose_step(since: float, until: float, now: float | None = None,
-                max_points: int = MAX_POINTS) -> int:
+                max_points: int = MAX_POINTS, days_from: float | None = None) -> int:
     """The smallest step giving at most `max_points` buckets over [since, until) (so 1 h → 1 min,
     24 h → 5 min, 14 d → 2 h); at least an hour when the window is older than the per-minute
-    roll-ups are kept."""
+    roll-ups are kept; whole days when the window spans `days_from` seconds or more (read from
+    the daily roll-ups: a 30-day chart then costs 30 rows per series and duration bucket, not
+    720)."""
     span = max(0.0, until - since)
     old = now is not None and since < now - MINUTE_ROLLUPS_KEPT
+    days = days_from is not None and span >= days_from
     for step in STEPS:
-        if old and step < 3600:
+        if (old and step < 3600) or (days and step % 86400):
             continue
         if span / step <= max_points:
             return step
