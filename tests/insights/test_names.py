@@ -121,3 +121,20 @@ def test_a_month_is_charted_per_day_from_the_daily_rollups(trail: Any) -> None:
     assert d.runs == len(runs)
     assert d.p95_run == pytest.approx(exact_quantile(runs, 0.95), rel=0.02)
 
+
+@pytest.mark.parametrize("hours_back", [2.5, 0.5])
+def test_state_counts_of_a_window_equal_the_rows_created_in_it(trail: Any, now: float,
+                                                              hours_back: float) -> None:
+    # Given three hours of jobs in every state (a window of 2.5 h holds most of them: the count
+    # subtracts the few before it from all rows; one of 0.5 h counts its own rows)
+    specs = history(48, n=300)
+    ingest(trail, specs)
+    since = now - hours_back * H
+    for name in ("a", "b", "c"):
+        # When the name page counts its jobs by state
+        counts = insights.names.state_counts(trail.store, name, since, now)
+        # Expect exactly the jobs created (first queued) since then, by the state they are in
+        expected = Counter(("succeeded" if s.end == "succeeded" else s.end) if s.ended else
+                           "started" if s.started is not None else "queued"
+                           for s in specs if s.name == name and s.queued >= since)
+        assert counts == dict(expected)

@@ -26,7 +26,7 @@ from jobtrail.periodic import PeriodicStatus, status
 from jobtrail.sketch import quantiles, value_of
 from jobtrail.store.base import Store
 
-__all__ = ["HEAT_EDGES", "Heatmap", "NameDetail", "heatmap", "name_detail"]
+__all__ = ["HEAT_EDGES", "Heatmap", "NameDetail", "heatmap", "name_detail", "state_counts"]
 
 HEAT_EDGES = (0.0, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
               3600.0, 7200.0, 21600.0, 86400.0)
@@ -183,6 +183,24 @@ def name_detail(
         recent_failures=[Job.from_record(r) for r in recent],
         periodic=_periodic(store, name, now),
     )
+
+
+def state_counts(store: Store, name: str, since: float, now: float) -> dict[str, int]:
+    """The jobs of `name` created at or after `since`, per current state: what the job list
+    filtered the same way counts. A month's window holds most of a busy name's rows (250,000 at
+    a million jobs: 170 ms to count), so when the roll-ups say fewer of its jobs were queued
+    before `since` than after, this takes all its rows (the store's current-state counters)
+    less those created before `since`. Both reads are exact; a job changing state between them
+    can shift one count by one for that load."""
+    names = (name,)
+    total = store.counts(JobFilter(names=names), "state")
+    inside = sum(n for *_, n in kept.totals(store, since, max(since, now), names,
+                                           metrics=("entered:queued",)))
+    if sum(total.values()) - inside >= inside:
+        return store.counts(JobFilter(names=names, since=since), "state")
+    before = store.counts(JobFilter(names=names, until=since), "state")
+    left = {state: n - before.get(state, 0) for state, n in total.items()}
+    return {state: n for state, n in left.items() if n > 0}
 
 
 def _periodic(store: Store, name: str, now: float) -> PeriodicStatus | None:
