@@ -118,9 +118,13 @@ def heatmap(hist: Histograms, since: float, until: float, step: int) -> Heatmap:
     land in the bin next to it, as the sketch keeps no finer detail)."""
     starts = grid(since, until, step)
     counts: dict[tuple[int, int], int] = defaultdict(int)
+    bin_of: dict[int, int] = {}  # sketch bucket → bin: a page has a few hundred distinct ones
     for t, buckets in hist.items():
         for bucket, n in buckets.items():
-            index = max(0, bisect.bisect_left(HEAT_EDGES, value_of(bucket)) - 1)
+            index = bin_of.get(bucket)
+            if index is None:
+                index = bin_of[bucket] = max(
+                    0, bisect.bisect_left(HEAT_EDGES, value_of(bucket)) - 1)
             counts[(t, index)] += n
     used = sorted({i for _, i in counts})
     lo, hi = (used[0], used[-1]) if used else (0, -1)
