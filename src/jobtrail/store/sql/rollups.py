@@ -237,10 +237,10 @@ def series_ids(
 
 def minute_horizon(conn: sa.Connection) -> float:
     """Per-minute roll-ups before this instant have been compacted away."""
-    value = conn.execute(
-        sa.select(meta.c.value).where(meta.c.key == "minute_horizon")
-    ).scalar_one_or_none()
-    return float(value) if value is not None else -math.inf
+    # Plain SQL: every span read asks, and building the Core statement cost more than this.
+    row = conn.exec_driver_sql(
+        f"SELECT value FROM {meta.name} WHERE key = 'minute_horizon'").first()
+    return float(row[0]) if row is not None else -math.inf
 
 
 def spans(since: float | None, until: float | None, horizon: float) -> list[tuple[int, Any, Any]]:
@@ -295,36 +295,56 @@ def read_histogram(
     names: Sequence[str],
     queues: Sequence[str],
 ) -> tuple[dict[int, int], int, float, float | None, float | None]:
-    buckets: dict[int, int] = defaultdict(int)
+    pieces = spans(since, until, minute_horizon(conn))
+    hist_sql, summary_sql = _histogram_sql(
+        conn.dialect.name, tuple((a is not None, b is not None) for _, a, b in pieces),
+        len(names), len(queues))
+    params: list[Any] = []
+    for res, a, b in pieces:
+        params += [res, KIND_CODES[kind], *names, *queues]
+        params += [math.ceil(x) for x in (a, b) if x is not None]  # `t` is whole seconds
+    rows = conn.exec_driver_sql(hist_sql, tuple(params)).fetchall()
+    filled = {int(bucket): int(count) for bucket, count in rows if count > 0}
     n, total, lo, hi = 0, 0.0, None, None
-    sids = series_ids(conn, names, queues)
-    if not sids:
-        return {}, 0, 0.0, None, None
-    code = KIND_CODES[kind]
-    for res, a, b in spans(since, until, minute_horizon(conn)):
-        h = rollup_hist
-        rows = conn.execute(
-            sa.select(h.c.bucket, sa.func.sum(h.c.n))
-            .where(h.c.kind == code, *_span(h, res, a, b, sids))
-            .group_by(h.c.bucket)
-        )
-        for bucket, count in rows:
-            buckets[bucket] += int(count)
-        s = rollup_summary
-        row = conn.execute(
-            sa.select(sa.func.sum(s.c.n), sa.func.sum(s.c.total), sa.func.min(s.c.lo),
-                      sa.func.max(s.c.hi))
-            .where(s.c.kind == code, *_span(s, res, a, b, sids))
-        ).one()
-        if row[0]:
-            n += int(row[0])
-            total += float(row[1])
-            lo = row[2] if lo is None or (row[2] is not None and row[2] < lo) else lo
-            hi = row[3] if hi is None or (row[3] is not None and row[3] > hi) else hi
-    filled = {b: c for b, c in buckets.items() if c > 0}
+    for count, sum_, low, high in conn.exec_driver_sql(summary_sql, tuple(params)).fetchall():
+        if count:
+            n += int(count)
+            total += float(sum_)
+            lo = low if lo is None or (low is not None and low < lo) else lo
+            hi = high if hi is None or (high is not None and high > hi) else hi
     if kind != "success":  # success instants have no histogram
         lo, hi = clamp_extremes(filled, lo, hi)
     return filled, n, total, lo, hi
+
+
+@functools.lru_cache(maxsize=64)
+def _histogram_sql(dialect: str, shape: tuple[tuple[bool, bool], ...], names: int,
+                   queues: int) -> tuple[str, str]:
+    """The merged histogram and the per-piece summaries of a span as two statements of
+    primary-key ranges (UNION ALL, series chosen by a subquery): two round trips per read, and
+    the SQL is built once per shape rather than per call (building it cost more than SQLite
+    took to run it). Parameters per piece: res, kind, the names, the queues, then the lower and
+    upper `t` bounds that the piece has."""
+    mark = "%s" if dialect == "postgresql" else "?"
+    chosen = " AND ".join(f"{column} IN ({', '.join([mark] * count)})"
+                          for column, count in (("name", names), ("queue", queues)) if count)
+    sids = f"SELECT id FROM {series.name}" + (f" WHERE {chosen}" if chosen else "")
+    # PostgreSQL evaluates ARRAY(subquery) once and seeks the primary key by each id; as a
+    # plain IN it may plan a join that scans every series' rows of the resolution instead.
+    chosen_sids = f"= ANY(ARRAY({sids}))" if dialect == "postgresql" else f"IN ({sids})"
+    where = []
+    for has_lo, has_hi in shape:
+        cond = f"res = {mark} AND kind = {mark} AND sid {chosen_sids}"
+        cond += f" AND t >= {mark}" if has_lo else ""
+        cond += f" AND t < {mark}" if has_hi else ""
+        where.append(cond)
+    hist = " UNION ALL ".join(
+        f"SELECT bucket, sum(n) AS c FROM {rollup_hist.name} WHERE {w} GROUP BY bucket"
+        for w in where)
+    summary = " UNION ALL ".join(
+        f"SELECT sum(n), sum(total), min(lo), max(hi) FROM {rollup_summary.name} WHERE {w}"
+        for w in where)
+    return f"SELECT bucket, sum(c) FROM ({hist}) AS pieces GROUP BY bucket", summary
 
 
 def read_counts(
@@ -435,8 +455,9 @@ def read_histograms(
         .where(h.c.kind == code, *cond)
         .group_by("b", h.c.sid, "db")
         .order_by("b", h.c.sid, "db")
-    )
-    return [(int(b), *sids[sid], int(db), int(n)) for b, sid, db, n in per_step if n > 0]
+    ).fetchall()  # at once: a month of a busy name is thousands of rows, and fetchone per row
+    # cost more than the query. `b` and `db` are integer expressions on both backends.
+    return [(b, *sids[sid], db, int(n)) for b, sid, db, n in per_step if n > 0]
 
 
 @functools.lru_cache(maxsize=8)
