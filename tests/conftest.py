@@ -13,16 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from jt_support import need
+
 PG_ADMIN_URL = os.environ.get("JOBTRAIL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def need(service: str, reason: str) -> None:
-    """Skip (or, under CI=true, fail) because `service` is unavailable."""
-    message = f"{service} unavailable: {reason}"
-    if IN_CI:
-        pytest.fail(f"{message} (CI=true requires it)", pytrace=False)
-    pytest.skip(message)
 
 
 def _pg_connect() -> object:

@@ -127,3 +127,26 @@ def test_day_rollups_are_built_from_the_hourly_ones_on_upgrade(store_url: str, e
         assert written_at_ingest[1][1] > 0  # the histogram over whole days is not empty
     finally:
         store.close()
+
+
+def test_state_counters_are_built_from_the_rows_on_upgrade(store_url: str, engine: sa.Engine) -> None:
+    from jobtrail.ingest import ingest
+    from jobtrail.model import JobFilter
+    from jobtrail.store import open_store
+
+    store = open_store(store_url)
+    try:
+        events = [{"job_id": f"j{i}", "type": ("queued", "started", "succeeded")[i % 3],
+                   "at": 1_790_000_000 + i, "name": f"n{i % 4}", "queue": f"q{i % 2}"}
+                  for i in range(60)]
+        events.append({"job_id": "beat-only", "type": "heartbeat", "at": 1_790_000_100})
+        assert ingest(store, events).rejected == []
+        before = {by: store.counts(JobFilter(), by) for by in ("state", "name", "queue")}
+        migrate.downgrade(engine, "0004")
+        with engine.connect() as conn, conn.begin():  # a series the old ingest never made
+            conn.execute(sa.text("DELETE FROM series WHERE name = ''"))
+        migrate.upgrade(engine)
+        assert {by: store.counts(JobFilter(), by) for by in ("state", "name", "queue")} == before
+        assert before["name"][""] == 1 and sum(before["state"].values()) == 61
+    finally:
+        store.close()

@@ -91,3 +91,21 @@ def test_quantiles_of_nothing_are_none() -> None:
 
 def test_a_histogram_of_zeros_reads_zero() -> None:
     assert quantiles(histogram([0.0, 0.0, 0.00001]), (0.5, 0.99)) == {0.5: 0.0, 0.99: 0.0}
+
+
+@given(st.dictionaries(st.integers(-300, 300) | st.just(ZERO_BUCKET), st.integers(0, 6),
+                       max_size=12),
+       st.lists(st.floats(0, 1), min_size=1, max_size=4))
+def test_quantiles_are_numpy_linear_quantiles_of_the_buckets_representative_values(
+    counts: dict[int, int], qs: list[float]
+) -> None:
+    # Given a histogram, and every observation in it replaced by its bucket's value
+    values = sorted(value_of(b) for b, n in counts.items() for _ in range(n))
+    # When quantiles are read from the counts alone
+    got = quantiles(counts, qs)
+    # Expect numpy's linear quantile of those values (None for an empty histogram)
+    for q in qs:
+        if not values:
+            assert got[q] is None
+        else:
+            assert got[q] == pytest.approx(float(np.quantile(values, q)), rel=1e-9, abs=1e-12)

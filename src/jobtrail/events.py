@@ -88,6 +88,8 @@ def _text_problem(text: str) -> str | None:
     """Why a column value cannot be stored as text (None when it can)."""
     if "\x00" in text:
         return "must not contain NUL characters"
+    if text.isascii():  # the common case: no surrogate can hide in it
+        return None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

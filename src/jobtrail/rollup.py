@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jobtrail.sketch import bucket_of
 from jobtrail.states import TERMINAL, attempt_queued_at
 
-__all__ = ["KINDS", "KIND_CODES", "METRICS", "METRIC_CODES", "Delta", "diff", "facts", "minute"]
+__all__ = [
+    "KINDS", "KIND_CODES", "METRICS", "METRIC_CODES", "Delta", "current", "diff", "facts", "minute",
+]
 
 UNNAMED = ""
 DEFAULT_QUEUE = "default"
@@ -66,59 +68,61 @@ def facts(record: dict[str, Any] | None) -> tuple[Counter[Key], list[tuple[Key, 
         return counts, observed
     name = record["name"] or UNNAMED
     queue = record["queue"] or DEFAULT_QUEUE
-
-    def count(at: float, metric: str, n: int = 1) -> None:
-        counts[("c", minute(at), name, queue, metric)] += n
-
-    def duration(at: float, kind: str, seconds: float) -> None:
-        seconds = max(0.0, seconds)
-        counts[("h", minute(at), name, queue, kind, bucket_of(seconds))] += 1
-        observed.append((("s", minute(at), name, queue, kind), seconds))
+    # Inlined below rather than helper closures: this runs for every changed job at ingest.
+    # A count key is ("c", minute, name, queue, metric); a duration adds a histogram count
+    # ("h", minute, name, queue, kind, bucket) and a summary observation ("s", ...).
 
     if record["scheduled_at"] is not None:
-        count(record["scheduled_at"], "entered:scheduled")
+        counts[("c", minute(record["scheduled_at"]), name, queue, "entered:scheduled")] += 1
     if record["kill_requested_at"] is not None:
-        count(record["kill_requested_at"], "entered:kill_requested")
+        counts[("c", minute(record["kill_requested_at"]), name, queue, "entered:kill_requested")] += 1
     attempts = record["attempts"]
-    numbers = sorted(int(k) for k in attempts)
+    numbers = [1] if len(attempts) == 1 and "1" in attempts else sorted(int(k) for k in attempts)
     latest = numbers[-1] if numbers else None
     for n in numbers:
         a = attempts[str(n)]
         queued_at, started_at = a.get("queued_at"), a.get("started_at")
         end, ended_at = a.get("end"), a.get("ended_at")
         if queued_at is not None:
-            count(queued_at, "entered:queued")
-        ready_at = attempt_queued_at(attempts, n)
+            counts[("c", minute(queued_at), name, queue, "entered:queued")] += 1
+        ready_at = queued_at if queued_at is not None else attempt_queued_at(attempts, n)
         if ready_at is not None:
             # Queued from ready until it starts or ends (cancelled before running).
-            count(ready_at, "load:queued")
+            counts[("c", minute(ready_at), name, queue, "load:queued")] += 1
             left = started_at if started_at is not None else ended_at
             if left is not None:
-                count(left, "load:queued", -1)
+                counts[("c", minute(left), name, queue, "load:queued")] -= 1
         if started_at is not None:
-            count(started_at, "entered:started")
-            count(started_at, "load:running")
+            start_minute = minute(started_at)
+            counts[("c", start_minute, name, queue, "entered:started")] += 1
+            counts[("c", start_minute, name, queue, "load:running")] += 1
             stop = ended_at
             if stop is None and n == latest and record["state"] == "lost":
                 stop = record["lost_at"]
             if stop is not None:
-                count(stop, "load:running", -1)
+                counts[("c", minute(stop), name, queue, "load:running")] -= 1
             if ready_at is not None:
-                duration(started_at, "wait", started_at - ready_at)
+                wait = max(0.0, started_at - ready_at)
+                counts[("h", start_minute, name, queue, "wait", bucket_of(wait))] += 1
+                observed.append((("s", start_minute, name, queue, "wait"), wait))
             if ended_at is not None:
-                duration(ended_at, "run", ended_at - started_at)
+                run = max(0.0, ended_at - started_at)
+                end_minute = minute(ended_at)
+                counts[("h", end_minute, name, queue, "run", bucket_of(run))] += 1
+                observed.append((("s", end_minute, name, queue, "run"), run))
         if end is not None:
-            count(ended_at, "entered:" + end)
+            end_minute = minute(ended_at)
+            counts[("c", end_minute, name, queue, "entered:" + end)] += 1
             if end == "retrying":
-                count(ended_at, "retry")
+                counts[("c", end_minute, name, queue, "retry")] += 1
     if record["state"] == "lost" and record["lost_at"] is not None:
-        count(record["lost_at"], "entered:lost")
+        counts[("c", minute(record["lost_at"]), name, queue, "entered:lost")] += 1
     finished_at = record["finished_at"]
     if record["state"] in TERMINAL and finished_at is not None:
         progress = record["progress"] or {}
         for item in ("done", "failed", "skipped"):
             if progress.get(item):
-                count(finished_at, "items:" + item, progress[item])
+                counts[("c", minute(finished_at), name, queue, "items:" + item)] += progress[item]
         if record["state"] == "succeeded":
             observed.append((("s", minute(finished_at), name, queue, "success"), finished_at))
     return counts, observed
@@ -131,6 +135,8 @@ class Delta:
     counts: Counter[Key]
     observed: list[tuple[Key, float]]
     retracted: list[tuple[Key, float]]
+    states: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    """Change in the number of jobs currently in each (name, queue, state)."""
 
 
 def _relevant(record: dict[str, Any]) -> tuple[Any, ...]:
@@ -149,19 +155,32 @@ def _relevant(record: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def current(record: dict[str, Any]) -> tuple[str, str, str]:
+    """The (name, queue, state) a record counts under in the current-state counters."""
+    return (record["name"] or UNNAMED, record["queue"] or DEFAULT_QUEUE, record["state"])
+
+
 def diff(pairs: Iterable[tuple[dict[str, Any] | None, dict[str, Any] | None]]) -> Delta:
     """The roll-up delta of replacing each old record by its new one."""
     counts: Counter[Key] = Counter()
     observed: list[tuple[Key, float]] = []
     retracted: list[tuple[Key, float]] = []
+    states: Counter[tuple[str, str, str]] = Counter()
     for old, new in pairs:
         if old is None:
+            if new is not None:
+                states[current(new)] += 1
             new_counts, new_obs = facts(new)
             counts.update(new_counts)
             observed.extend(new_obs)
             continue
         if new is not None and _relevant(old) == _relevant(new):
             continue
+        before, after = current(old), None if new is None else current(new)
+        if before != after:
+            states[before] -= 1
+            if after is not None:
+                states[after] += 1
         old_counts, old_obs = facts(old)
         new_counts, new_obs = facts(new)
         if old_counts == new_counts and old_obs == new_obs:
@@ -176,4 +195,5 @@ def diff(pairs: Iterable[tuple[dict[str, Any] | None, dict[str, Any] | None]]) -
         counts=Counter({k: v for k, v in counts.items() if v}),
         observed=observed,
         retracted=retracted,
+        states=Counter({k: v for k, v in states.items() if v}),
     )

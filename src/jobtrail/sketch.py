@@ -8,7 +8,9 @@ add, so histograms kept per minute or hour merge by summing, which is what roll-
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
+from itertools import accumulate
 
 __all__ = ["ALPHA", "ZERO_BUCKET", "bounds_of", "bucket_of", "clamp_extremes", "quantiles", "value_of"]
 
@@ -39,16 +41,6 @@ def value_of(bucket: int) -> float:
     return 2 * GAMMA**bucket / (GAMMA + 1)
 
 
-def _at_rank(items: list[tuple[int, int]], rank: int) -> float:
-    """The representative value of the bucket holding the rank-th smallest observation."""
-    seen = 0
-    for bucket, count in items:
-        seen += count
-        if seen > rank:
-            return value_of(bucket)
-    return value_of(items[-1][0])
-
-
 def quantiles(
     counts: Mapping[int, int] | Iterable[tuple[int, int]],
     qs: Iterable[float],
@@ -58,11 +50,13 @@ def quantiles(
     """Quantile estimates from bucket counts, clamped into the exact [lo, hi] when known.
 
     Like numpy's default (linear), the quantile sits at rank q·(n−1) and interpolates between the
-    values at the ranks either side.
+    values at the ranks either side. The rank's bucket is found by bisecting the running counts
+    (charts ask for a few quantiles of hundreds of histograms per page).
     """
     items = sorted(counts.items() if isinstance(counts, Mapping) else counts)
-    items = [(b, c) for b, c in items if c > 0]
-    total = sum(c for _, c in items)
+    buckets = [b for b, c in items if c > 0]
+    running = list(accumulate(c for _, c in items if c > 0))
+    total = running[-1] if running else 0
     out: dict[float, float | None] = {}
     for q in qs:
         if total == 0:
@@ -70,9 +64,12 @@ def quantiles(
             continue
         position = q * (total - 1)
         below = math.floor(position)
-        value = _at_rank(items, below)
+        # The bucket holding the rank-th smallest observation: the first whose running count
+        # exceeds the rank.
+        value = value_of(buckets[min(bisect_right(running, below), len(buckets) - 1)])
         if position > below:
-            value += (position - below) * (_at_rank(items, below + 1) - value)
+            above = value_of(buckets[min(bisect_right(running, below + 1), len(buckets) - 1)])
+            value += (position - below) * (above - value)
         if lo is not None:
             value = max(value, lo)
         if hi is not None:

@@ -68,7 +68,7 @@ EVENT_TYPES = frozenset(
 )
 # When two end events of one attempt carry the same time, the lower rank wins.
 _END_RANK = {"killed": 0, "failed": 1, "succeeded": 2, "cancelled": 3, "retrying": 4}
-_REGISTERS = ("name", "queue", "batch", "args", "worker", "result", "keep", "progress")
+_REGISTERS = frozenset({"name", "queue", "batch", "args", "worker", "result", "keep", "progress"})
 _ACTIVITY = frozenset({"started", "heartbeat", "progress"})
 
 
@@ -144,8 +144,8 @@ def apply(record: dict[str, Any], event: dict[str, Any]) -> None:
     record["created_at"] = _min(record["created_at"], at)
     record["updated_at"] = _max(record["updated_at"], at)
     clock = record["clock"]
-    for field in _REGISTERS:
-        value = event.get(field)
+    for field in _REGISTERS.intersection(event):
+        value = event[field]
         if value is not None and _newer(at, value, clock.get(field), record[field]):
             clock[field] = at
             record[field] = value
@@ -210,7 +210,7 @@ def apply(record: dict[str, Any], event: dict[str, Any]) -> None:
 def derive(record: dict[str, Any]) -> dict[str, Any]:
     """Fill the derived fields (state, attempt, per-state times, wait, run, error); returns record."""
     attempts = record["attempts"]
-    numbers = sorted(int(k) for k in attempts)
+    numbers = [1] if len(attempts) == 1 and "1" in attempts else sorted(int(k) for k in attempts)
     n = numbers[-1] if numbers else 1
     current = attempts.get(str(n), {})
     queued = [a["queued_at"] for a in attempts.values() if a.get("queued_at") is not None]

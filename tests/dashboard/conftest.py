@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,29 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from jobtrail import Settings, Trail
 from jobtrail.demo import generate_events
 from jobtrail.demo_fleet import fleet
 from jobtrail.web import asgi_app
-
-
-def _load_need() -> Callable[[str, str], None]:
-    """`need` from tests/conftest.py, loaded by path: in a whole-suite run the module name
-    `conftest` may be another folder's conftest."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("_jobtrail_tests_root",
-                                                  Path(__file__).resolve().parents[1] / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    found: Callable[[str, str], None] = module.need
-    return found
-
-
-need = _load_need()
+from jt_support import LiveServer, need, start_server
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -114,33 +96,7 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@dataclass
-class Server:
-    url: str
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
-
-
-def start_server(app: Any, port: int | None = None) -> Server:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port or 0))
-    config = uvicorn.Config(app, host="127.0.0.1", port=sock.getsockname()[1], log_level="warning",
-                            ws="none", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.01)
-    return Server(f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread)
-
-
+Server = LiveServer
 Serve = Callable[..., Server]
 
 

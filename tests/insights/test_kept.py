@@ -24,6 +24,49 @@ def test_kept_reads_answer_like_a_direct_read(trail: Any, since: float, until: f
             "run", since, until)
 
 
+@pytest.mark.parametrize(("since", "until"), [(T0 + 1000, T0 + 3 * H - 500), (T0, T0 + 2 * H),
+                                              (T0 + 100, T0 + 900)])
+def test_a_kept_merged_histogram_answers_like_a_direct_read(trail: Any, since: float,
+                                                            until: float) -> None:
+    ingest(trail, history(45))
+    store = trail.store
+    for kind in ("run", "wait"):
+        for _ in range(2):  # the second call serves its whole hours from what was kept
+            buckets, n, total, lo, hi = kept.histogram(store, kind, since, until, ["b"])
+            direct = store.rollup_histogram(kind, since, until, ["b"])
+            assert (buckets, n, lo, hi) == (direct[0], direct[1], direct[3], direct[4])
+            assert total == pytest.approx(direct[2], rel=1e-12)  # summed in another order
+
+
+def test_merged_step_histograms_are_the_per_step_rows_summed_over_the_series(trail: Any) -> None:
+    # Given a history in two queues of one name
+    ingest(trail, history(46))
+    store, step, until = trail.store, 1800, T0 + 3 * H - 500
+    rows = store.rollup_histograms("run", T0, until, step=step, merge=3)
+    expected: dict[int, dict[int, int]] = {}
+    for t, _, _, bucket, n in rows:
+        expected.setdefault(t, {})[bucket] = expected.get(t, {}).get(bucket, 0) + n
+    for _ in range(2):
+        # When the merged steps are read twice (the past ones kept) and put together
+        past, live = kept.step_histograms(store, "run", T0, until, step, merge=3)
+        together = {t: dict(per) for t, per in past.items()}
+        for t, bucket, n in live:
+            together.setdefault(t, {})[bucket] = together.get(t, {}).get(bucket, 0) + n
+        # Expect every row counted once, and the live step only among the live rows
+        assert together == expected
+        assert all(t < until // step * step for t in past)
+        assert {t for t, _, _ in live} <= {until // step * step}
+
+
+def test_step_histograms_leave_the_kept_steps_as_they_were(trail: Any) -> None:
+    ingest(trail, history(47))
+    store, until = trail.store, T0 + 3 * H - 500
+    first = series.step_histograms(store, "run", T0, until, 3600, merge=3)
+    snapshot = {t: dict(per) for t, per in first.items()}
+    second = series.step_histograms(store, "run", T0, until, 3600, merge=3)
+    assert second == snapshot and first == snapshot  # the live step was not added in twice
+
+
 def test_edges_stay_live_and_kept_hours_refresh_after_the_ttl(trail: Any) -> None:
     ingest(trail, history(42))
     store = trail.store

@@ -93,3 +93,48 @@ def test_a_span_can_be_given_back_from_now(trail: Any) -> None:
     assert (d.since, d.until) == (T0 - 7 * 86400, T0)
     assert d.trend.step == 3600 and all(v == [None, None] for _, v in d.trend.points)
     assert d.heatmap.bins == [] and d.heatmap.cells == []
+
+
+def test_a_month_is_charted_per_day_from_the_daily_rollups(trail: Any) -> None:
+    # Given 30 days of one name's runs, 24 a day, their length rising day by day
+    day = 86400
+    start = T0 - 30 * day
+    specs = [Spec(f"m{d:02d}-{i:02d}", "monthly", start + d * day + i * H + 5,
+                  start + d * day + i * H + 10, start + d * day + i * H + 10 + (d + 1) * (1 + i / 10))
+             for d in range(30) for i in range(24)]
+    ingest(trail, specs)
+    # When its page covers the 30 days
+    d = insights.name_detail(trail.store, "monthly", "30d", now=T0)
+    # Expect one point per day on every chart, each day's percentiles from that day's runs
+    assert {d.trend.step, d.wait.step, d.throughput.step, d.heatmap.step} == {day}
+    for t, (p50, p95) in d.trend.points:
+        runs = [s.run for s in specs if s.run is not None and s.ended is not None
+                and t <= s.ended < t + day]
+        if runs:
+            assert p50 == pytest.approx(exact_quantile(runs, 0.5), rel=0.04)
+            assert p95 == pytest.approx(exact_quantile(runs, 0.95), rel=0.04)
+        else:
+            assert (p50, p95) == (None, None)
+    assert sum(ok for _, (ok, _) in d.throughput.points) == len(specs)
+    # and the overall numbers over exactly the span (within the sketch's 1 %)
+    runs = [s.run for s in specs if s.run is not None]
+    assert d.runs == len(runs)
+    assert d.p95_run == pytest.approx(exact_quantile(runs, 0.95), rel=0.02)
+
+
+@pytest.mark.parametrize("hours_back", [2.5, 0.5])
+def test_state_counts_of_a_window_equal_the_rows_created_in_it(trail: Any, now: float,
+                                                              hours_back: float) -> None:
+    # Given three hours of jobs in every state (a window of 2.5 h holds most of them: the count
+    # subtracts the few before it from all rows; one of 0.5 h counts its own rows)
+    specs = history(48, n=300)
+    ingest(trail, specs)
+    since = now - hours_back * H
+    for name in ("a", "b", "c"):
+        # When the name page counts its jobs by state
+        counts = insights.names.state_counts(trail.store, name, since, now)
+        # Expect exactly the jobs created (first queued) since then, by the state they are in
+        expected = Counter(("succeeded" if s.end == "succeeded" else s.end) if s.ended else
+                           "started" if s.started is not None else "queued"
+                           for s in specs if s.name == name and s.queued >= since)
+        assert counts == dict(expected)

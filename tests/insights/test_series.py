@@ -35,6 +35,13 @@ def test_the_step_gives_at_most_300_points_at_the_finest_step_that_does(span: in
     assert span / step <= 300
 
 
+@pytest.mark.parametrize(("span", "step"), [(7 * DAY, 3600), (28 * DAY, DAY), (30 * DAY, DAY),
+                                          (365 * DAY, 2 * DAY)])
+def test_windows_of_whole_day_charts_step_by_whole_days_from_the_threshold(span: int,
+                                                                         step: int) -> None:
+    assert choose_step(T0, T0 + span, days_from=28 * DAY) == step
+
+
 def test_windows_older_than_the_minute_rollups_are_read_by_the_hour() -> None:
     assert choose_step(T0, T0 + H, now=T0 + 2 * H) == 60
     assert choose_step(T0, T0 + H, now=T0 + 30 * DAY) == 3600

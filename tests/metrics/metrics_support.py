@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import socket
@@ -16,6 +15,8 @@ from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+
+from jt_support import need
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -76,17 +77,6 @@ def history(now: float | None = None) -> list[dict[str, Any]]:
     ev += job("i4", "import.book", "q2", now - 60)
     ev += job("i5", "import.book", "q2", now - 100, wait=4.0)  # running
     return ev
-
-
-def need(service: str, reason: str) -> None:
-    """`need` of tests/conftest.py (skip locally, fail under CI=true), loaded by path: the module
-    name `conftest` belongs to whichever conftest pytest imported last."""
-    spec = importlib.util.spec_from_file_location(
-        "_jobtrail_root_conftest", Path(__file__).resolve().parents[1] / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.need(service, reason)
 
 
 def free_port() -> int:

@@ -174,3 +174,18 @@ def test_the_collector_works_in_any_prometheus_registry(trail: Any) -> None:
     registry.register(JobCollector(trail.store))
     samples = parse(generate_latest(registry).decode())
     assert value(samples, "job_execution_total", job_name="mounted", queue="q", status="success") == 1
+
+
+def test_a_scrape_reads_only_a_stalled_job_stays_unmarked_but_counts(trail: Any) -> None:
+    from jobtrail.health import HealthSettings, check
+
+    silent_since = NOW - 3 * 3600  # started hours ago, no heartbeat since: past any stall timeout
+    trail.ingest([{"job_id": "silent", "type": "started", "at": silent_since, "name": "n"}])
+    samples = parse(render(JobCollector(trail.store)).decode())
+    assert trail.get("silent").state == "started"  # the scrape wrote nothing
+    assert samples[("jobtrail_health_status", frozenset())] >= 1  # but it saw the stalled job
+    report = check(trail.store, HealthSettings.from_env(), mark=False)
+    stalled = next(c for c in report.checks if c.name == "stalled")
+    assert stalled.details["marked_count"] == 1 and "to be marked lost" in stalled.reason
+    check(trail.store)  # `jobtrail health` and the server's sweeper do mark
+    assert trail.get("silent").state == "lost"

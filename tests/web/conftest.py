@@ -7,9 +7,6 @@ Python traceback.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -17,16 +14,15 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from jobtrail.config import Settings
 from jobtrail.web import asgi_app
+from jt_support import start_server
 
 ADMIN = "admin-secret"
 READ = "read-secret"
 INGEST = "ingest-secret"
 TOKENS = (f"admin:{ADMIN}", f"read:{READ}", f"ingest:{INGEST}")
-START_TIMEOUT = 15.0  # seconds for a server to start (PostgreSQL migrations included)
 
 
 def check_response(response: httpx.Response) -> None:
@@ -60,41 +56,6 @@ class Live:
             client.close()
 
 
-@dataclass
-class _Running:
-    server: uvicorn.Server
-    thread: threading.Thread
-    sock: socket.socket
-
-
-def _start(app: Any) -> _Running:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, host="127.0.0.1", port=sock.getsockname()[1], log_level="warning",
-                            ws="none", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
-                              name="uvicorn-test-server")
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(5)
-            sock.close()
-            raise AssertionError("the test server did not start")
-        time.sleep(0.01)
-    return _Running(server, thread, sock)
-
-
-def _stop(running: _Running) -> None:
-    running.server.should_exit = True
-    running.thread.join(15)
-    running.sock.close()
-    assert not running.thread.is_alive(), "the test server did not stop"
-
-
 Serve = Callable[..., Live]
 
 
@@ -106,9 +67,9 @@ def serve() -> Iterator[Serve]:
         def start(target: Any, settings: Settings | None = None) -> Live:
             app = asgi_app(target, settings or Settings(tokens=TOKENS)) if isinstance(target, str) \
                 else target
-            running = _start(app)
-            stack.callback(_stop, running)
-            live = Live(f"http://127.0.0.1:{running.sock.getsockname()[1]}", app)
+            running = start_server(app)
+            stack.callback(running.stop)
+            live = Live(running.url, app)
             stack.callback(live.close)
             return live
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
-from jobtrail.health.checks import ALL
+from jobtrail.health.checks import ALL, check_stalled
 from jobtrail.health.report import LEVELS, Check, HealthReport, worst
 from jobtrail.health.settings import HealthSettings
 from jobtrail.health.stalled import Stalled, lost_since, mark_stalled
@@ -31,12 +31,13 @@ log = logging.getLogger("jobtrail.health")
 
 
 def check(store: Store, settings: HealthSettings | None = None,
-          now: float | None = None) -> HealthReport:
+          now: float | None = None, *, mark: bool = True) -> HealthReport:
     """Run every check now. A check that fails to run is unhealthy, saying why, so this only
     raises for bad settings (`ConfigError` from the environment when `settings` is None).
 
-    Checking also marks stalled jobs `lost` (see `jobtrail.health.stalled`); when the store itself
-    does not answer, the other checks are not attempted.
+    Checking also marks stalled jobs `lost` (see `jobtrail.health.stalled`) unless `mark` is False
+    (a Prometheus scrape only reads); when the store itself does not answer, the other checks are
+    not attempted.
     """
     settings = settings or HealthSettings.from_env()
     now = time.time() if now is None else now
@@ -47,7 +48,10 @@ def check(store: Store, settings: HealthSettings | None = None,
             checks.append(Check(name, "unhealthy", "not checked: the database does not answer"))
             continue
         try:
-            checks.append(fn(store, settings, now))
+            if name == "stalled":
+                checks.append(check_stalled(store, settings, now, mark=mark))
+            else:
+                checks.append(fn(store, settings, now))
         except Exception as exc:  # noqa: BLE001 - a check that cannot run is itself the finding
             log.warning("health check %s failed: %s", name, exc)
             text = " ".join(str(exc).split())[:300] or type(exc).__name__

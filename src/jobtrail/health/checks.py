@@ -15,7 +15,7 @@ from typing import Any
 from jobtrail.durations import format_duration
 from jobtrail.health.report import Check, worst
 from jobtrail.health.settings import HealthSettings
-from jobtrail.health.stalled import lost_since, mark_stalled
+from jobtrail.health.stalled import lost_since, mark_stalled, stalled
 from jobtrail.model import JobFilter
 from jobtrail.store.base import Store
 
@@ -134,8 +134,10 @@ def check_queues(store: Store, settings: HealthSettings, now: float) -> Check:
 
 
 def check_stalled(store: Store, settings: HealthSettings, now: float, *, mark: bool = True) -> Check:
-    """Marks running jobs silent past the stall timeout `lost`, then counts recent lost jobs."""
-    marked = mark_stalled(store, settings.stall_timeout, now) if mark else []
+    """Marks running jobs silent past the stall timeout `lost` (with `mark=False` only finds them),
+    then counts recent lost jobs."""
+    timeout = settings.stall_timeout
+    marked = mark_stalled(store, timeout, now) if mark else list(stalled(store, timeout, now))
     recent = lost_since(store, now - settings.lost_window, now)
     n = max(sum(recent.values()), len(marked))
     details = {"marked_lost": [s.job_id for s in marked][:100], "marked_count": len(marked),
@@ -152,7 +154,8 @@ def check_stalled(store: Store, settings: HealthSettings, now: float, *, mark: b
     return Check("stalled", level,
                  f"{_plural(n, 'job')} went silent past the {format_duration(settings.stall_timeout)} "
                  f"stall timeout in the last {format_duration(settings.lost_window)} and "
-                 f"{'is' if n == 1 else 'are'} marked lost ({shown})", details)
+                 f"{'is' if n == 1 else 'are'} {'marked' if mark else 'to be marked'} lost ({shown})",
+                 details)
 
 
 def check_workers(store: Store, settings: HealthSettings, now: float) -> Check:

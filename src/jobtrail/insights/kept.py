@@ -15,9 +15,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from jobtrail.store.base import Store
+from jobtrail.sketch import clamp_extremes
+from jobtrail.store.base import RollupHistogram, Store
 
-__all__ = ["KEEP_TTL", "forget", "histograms", "histograms_per_step", "totals"]
+__all__ = ["KEEP_TTL", "forget", "histogram", "histograms", "histograms_per_step",
+           "step_histograms", "totals"]
 
 KEEP_TTL = 300.0
 """Seconds a process keeps what it read of whole past hours (read at each call: set it to 0 to
@@ -119,3 +121,65 @@ def histograms_per_step(store: Store, kind: str, since: int, until: float, step:
     live = store.rollup_histograms(kind, full, until, names, queues, step, merge) if (
         full < until) else []
     return [*past, *live]
+
+
+def histogram(store: Store, kind: str, since: float, until: float, names: Sequence[str] = (),
+              queues: Sequence[str] = (), ttl: float | None = None) -> RollupHistogram:
+    """`store.rollup_histogram(kind, since, until, …)`, its whole hours kept (the edges add the
+    minutes either side: two small reads instead of every day of the span)."""
+    hours, ttl = _split(since, until), _ttl(ttl)
+    if hours is None or ttl <= 0:
+        return store.rollup_histogram(kind, since, until, names, queues)
+    h0, h1 = hours
+    key = ("histogram", store.url, kind, h0, h1, tuple(names), tuple(queues))
+    parts = [_keep(key, lambda: store.rollup_histogram(kind, h0, h1, names, queues), ttl)]
+    if since < h0:
+        parts.append(store.rollup_histogram(kind, since, h0, names, queues))
+    if h1 < until:
+        parts.append(store.rollup_histogram(kind, h1, until, names, queues))
+    buckets: dict[int, int] = defaultdict(int)
+    n, total, lo, hi = 0, 0.0, None, None
+    for part_buckets, part_n, part_total, part_lo, part_hi in parts:
+        for bucket, count in part_buckets.items():
+            buckets[bucket] += count
+        n += part_n
+        total += part_total
+        lo = part_lo if lo is None or (part_lo is not None and part_lo < lo) else lo
+        hi = part_hi if hi is None or (part_hi is not None and part_hi > hi) else hi
+    filled = {b: c for b, c in buckets.items() if c > 0}
+    if kind != "success":  # as the store does: success instants have no histogram
+        lo, hi = clamp_extremes(filled, lo, hi)
+    return filled, n, total, lo, hi
+
+
+def step_histograms(store: Store, kind: str, since: int, until: float, step: int,
+                    names: Sequence[str] = (), queues: Sequence[str] = (), merge: int = 1,
+                    ttl: float | None = None) -> tuple[dict[int, dict[int, int]],
+                                                       list[tuple[int, int, int]]]:
+    """`histograms_per_step` merged over the series: the kept buckets that ended before the
+    current one as {bucket start: {duration bucket: n}} (shared: read-only), and the live
+    rows (bucket start, duration bucket, n) after them. Keeping them merged spares a page
+    re-merging some 20,000 kept rows on every load."""
+    full, ttl = math.floor(until / step) * step, _ttl(ttl)
+
+    def merged(rows: list[tuple[int, str, str, int, int]]) -> dict[int, dict[int, int]]:
+        out: dict[int, dict[int, int]] = {}
+        for t, _, _, bucket, n in rows:
+            per = out.get(t)
+            if per is None:
+                per = out[t] = {}
+            per[bucket] = per.get(bucket, 0) + n
+        return out
+
+    if full <= since or ttl <= 0:
+        past: dict[int, dict[int, int]] = {}
+        live_from: float = since
+    else:
+        key = ("merged steps", store.url, kind, since, full, tuple(names), tuple(queues), step,
+               merge)
+        past = _keep(key, lambda: merged(store.rollup_histograms(
+            kind, since, full, names, queues, step, merge)), ttl)
+        live_from = full
+    live = [(t, bucket, n) for t, _, _, bucket, n in store.rollup_histograms(
+        kind, live_from, until, names, queues, step, merge)] if live_from < until else []
+    return past, live

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobtrail.durations import format_duration, parse_instant
+from jobtrail.insights import kept
 from jobtrail.insights.series import (
     Histograms,
     Series,
@@ -25,13 +26,18 @@ from jobtrail.periodic import PeriodicStatus, status
 from jobtrail.sketch import quantiles, value_of
 from jobtrail.store.base import Store
 
-__all__ = ["HEAT_EDGES", "Heatmap", "NameDetail", "heatmap", "name_detail"]
+__all__ = ["HEAT_EDGES", "Heatmap", "NameDetail", "heatmap", "name_detail", "state_counts"]
 
 HEAT_EDGES = (0.0, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
               3600.0, 7200.0, 21600.0, 86400.0)
 """Duration bin edges in seconds for heatmaps: round human values, so a bin reads "1m 00s–2m 00s";
 the last bin holds everything from a day up."""
 
+
+DAILY_FROM = 28 * 86400.0
+"""Seconds of window from which the name page charts one point per day (30 d: 30 points, as
+Grafana would show a month): whole days come from the daily roll-ups, where 3-hour points read
+every hourly row of the month (~20,000 merged rows per duration kind for a busy name)."""
 
 CHART_MERGE = 3
 """Sketch buckets merged per row for the name page's charts: three times fewer rows from the
@@ -112,9 +118,13 @@ def heatmap(hist: Histograms, since: float, until: float, step: int) -> Heatmap:
     land in the bin next to it, as the sketch keeps no finer detail)."""
     starts = grid(since, until, step)
     counts: dict[tuple[int, int], int] = defaultdict(int)
+    bin_of: dict[int, int] = {}  # sketch bucket → bin: a page has a few hundred distinct ones
     for t, buckets in hist.items():
         for bucket, n in buckets.items():
-            index = max(0, bisect.bisect_left(HEAT_EDGES, value_of(bucket)) - 1)
+            index = bin_of.get(bucket)
+            if index is None:
+                index = bin_of[bucket] = max(
+                    0, bisect.bisect_left(HEAT_EDGES, value_of(bucket)) - 1)
             counts[(t, index)] += n
     used = sorted({i for _, i in counts})
     lo, hi = (used[0], used[-1]) if used else (0, -1)
@@ -133,7 +143,7 @@ def heatmap(hist: Histograms, since: float, until: float, step: int) -> Heatmap:
 
 def _overall(store: Store, kind: str, since: float, until: float,
              names: tuple[str, ...]) -> tuple[int, float | None, float | None]:
-    buckets, n, _, lo, hi = store.rollup_histogram(kind, since, until, names)
+    buckets, n, _, lo, hi = kept.histogram(store, kind, since, until, names)
     q = quantiles(buckets, (0.5, 0.95), lo, hi)
     return n, q[0.5], q[0.95]
 
@@ -147,11 +157,11 @@ def name_detail(
     failures: int = 5,
 ) -> NameDetail:
     """Everything the name page charts over [since, until) (times as Unix seconds, or spans back
-    from now such as "7d"), at a step giving 100–300 points."""
+    from now such as "7d"), at a step giving 100–300 points, or one per day from four weeks."""
     now = time.time() if now is None else now
     start = parse_instant(since, now)
     end = now if until is None else parse_instant(until, now)
-    step = choose_step(start, end, now)
+    step = choose_step(start, end, now, days_from=DAILY_FROM)
     names = (name,)
     throughput = count_series(store, start, end, step, ("entered:succeeded", "entered:failed"),
                               names, columns=("succeeded", "failed"))
@@ -177,6 +187,24 @@ def name_detail(
         recent_failures=[Job.from_record(r) for r in recent],
         periodic=_periodic(store, name, now),
     )
+
+
+def state_counts(store: Store, name: str, since: float, now: float) -> dict[str, int]:
+    """The jobs of `name` created at or after `since`, per current state: what the job list
+    filtered the same way counts. A month's window holds most of a busy name's rows (250,000 at
+    a million jobs: 170 ms to count), so when the roll-ups say fewer of its jobs were queued
+    before `since` than after, this takes all its rows (the store's current-state counters)
+    less those created before `since`. Both reads are exact; a job changing state between them
+    can shift one count by one for that load."""
+    names = (name,)
+    total = store.counts(JobFilter(names=names), "state")
+    inside = sum(n for *_, n in kept.totals(store, since, max(since, now), names,
+                                           metrics=("entered:queued",)))
+    if sum(total.values()) - inside >= inside:
+        return store.counts(JobFilter(names=names, since=since), "state")
+    before = store.counts(JobFilter(names=names, until=since), "state")
+    left = {state: n - before.get(state, 0) for state, n in total.items()}
+    return {state: n for state, n in left.items() if n > 0}
 
 
 def _periodic(store: Store, name: str, now: float) -> PeriodicStatus | None:

@@ -71,14 +71,17 @@ class Series:
 
 
 def choose_step(since: float, until: float, now: float | None = None,
-                max_points: int = MAX_POINTS) -> int:
+                max_points: int = MAX_POINTS, days_from: float | None = None) -> int:
     """The smallest step giving at most `max_points` buckets over [since, until) (so 1 h → 1 min,
     24 h → 5 min, 14 d → 2 h); at least an hour when the window is older than the per-minute
-    roll-ups are kept."""
+    roll-ups are kept; whole days when the window spans `days_from` seconds or more (read from
+    the daily roll-ups: a 30-day chart then costs 30 rows per series and duration bucket, not
+    720)."""
     span = max(0.0, until - since)
     old = now is not None and since < now - MINUTE_ROLLUPS_KEPT
+    days = days_from is not None and span >= days_from
     for step in STEPS:
-        if old and step < 3600:
+        if (old and step < 3600) or (days and step % 86400):
             continue
         if span / step <= max_points:
             return step
@@ -169,13 +172,17 @@ def step_histograms(store: Store, kind: str, since: float, until: float, step: i
                     merge: int = 1) -> Histograms:
     """The roll-up histograms of `kind` per bucket, merged over the matching series: one read
     that percentile charts and heatmaps can share (`merge` as in `Store.rollup_histograms`);
-    buckets that ended before the current one are kept a few minutes (`insights.kept`)."""
+    buckets that ended before the current one are kept a few minutes (`insights.kept`), already
+    merged. Treat the result as read-only: it shares those kept buckets."""
     starts = grid(since, until, step)
-    hist: Histograms = defaultdict(lambda: defaultdict(int))
-    if starts:
-        for t, _, _, bucket, n in kept.histograms_per_step(store, kind, starts[0], until, step,
-                                                           names, queues, merge):
-            hist[t][bucket] += n
+    if not starts:
+        return {}
+    past, live = kept.step_histograms(store, kind, starts[0], until, step, names, queues, merge)
+    hist: Histograms = dict(past)
+    for t, bucket, n in live:
+        if t not in hist or hist[t] is past.get(t):
+            hist[t] = dict(hist.get(t, {}))
+        hist[t][bucket] = hist[t].get(bucket, 0) + n
     return hist
 
 

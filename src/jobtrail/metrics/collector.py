@@ -251,7 +251,9 @@ def _health_level(store: Store) -> int | None:
     if check is None:
         return None
     try:
-        level = getattr(check(store), "level", None)
+        # A scrape only reads: marking stalled jobs is the server's sweeper's (and `jobtrail
+        # health`'s) work, so a GET never writes.
+        level = getattr(check(store, mark=False), "level", None)
     except Exception:  # a check that cannot run is itself a finding
         log.exception("the health check failed while serving /metrics")
         level = None

@@ -1,8 +1,10 @@
 """Records ⇄ rows: filterable fields as columns, the rest as one compact JSON document.
 
 The document leaves out what the columns already say, losslessly: a clock time equal to a column's
-time is stored as that column's one-letter code, and the latest attempt's start, end and (for a
-single attempt) queued time are taken from the columns when they match.
+time is stored as that column's one-letter code (a clock of codes only as one short string), the
+latest attempt's start, end and (for a single attempt) queued time are taken from the columns when
+they match, and a single attempt the columns describe entirely is stored as the number 1. Older
+encodings still decode.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ _EMPTY_DEFAULT = frozenset({"labels", "resources"})
 _REFS = {"c": "created_at", "s": "started_at", "f": "finished_at", "u": "updated_at",
          "h": "heartbeat_at"}
 _NAME = COLUMNS.index("name")
+_PROGRESS = _DOC_FIELDS.index("progress")
 
 
 def _ref(value: float, record: dict[str, Any]) -> float | str:
@@ -39,10 +42,32 @@ def _ref(value: float, record: dict[str, Any]) -> float | str:
     return value
 
 
-def _encode_attempts(record: dict[str, Any]) -> dict[str, Any]:
+_FROM_COLUMNS = 1
+"""The attempts slot of a job with one attempt that its columns describe entirely (most jobs)."""
+_NO_TIME = "-"
+
+
+def _column_attempt(record: dict[str, Any]) -> dict[str, Any]:
+    """The one attempt that the columns (queued, started, finished, state, worker) describe."""
+    a: dict[str, Any] = {}
+    if record["queued_at"] is not None:
+        a["queued_at"] = record["queued_at"]
+    if record["started_at"] is not None:
+        a["started_at"] = record["started_at"]
+        if record["worker"] is not None:
+            a["worker"] = record["worker"]
+    if record["finished_at"] is not None:
+        a["ended_at"] = record["finished_at"]
+        a["end"] = record["state"]
+    return a
+
+
+def _encode_attempts(record: dict[str, Any]) -> dict[str, Any] | int:
     attempts = record["attempts"]
     if not attempts:
         return {}
+    if len(attempts) == 1 and attempts.get("1") == _column_attempt(record):
+        return _FROM_COLUMNS
     latest = str(max(int(k) for k in attempts))
     out: dict[str, Any] = {}
     for key, attempt in attempts.items():
@@ -62,7 +87,10 @@ def _encode_attempts(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _decode_attempts(attempts: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+def _decode_attempts(attempts: dict[str, Any] | int, record: dict[str, Any]) -> dict[str, Any]:
+    if attempts == _FROM_COLUMNS:
+        return {"1": _column_attempt(record)}
+    assert isinstance(attempts, dict)
     refs = {"s": record["started_at"], "f": record["finished_at"], "q": record["queued_at"]}
     for a in attempts.values():
         for field in ("started_at", "queued_at"):
@@ -80,37 +108,66 @@ _CLOCK_KEYS = ("name", "queue", "batch", "args", "worker", "result", "keep", "pr
 """Stored positions of the clock entries: append-only, like every stored code."""
 
 
+_PROGRESS_KEYS = ("done", "total", "failed", "skipped")
+_SLOTS = len(_DOC_FIELDS) + 2  # the fields, then attempts, then the clock
+
+
 def to_row(record: dict[str, Any]) -> tuple[Any, ...]:
-    """Values in `COLUMNS` order, then the doc: a positional JSON array (`_DOC_FIELDS`, then
-    attempts, then the clock), trailing empty entries dropped, so common jobs cost few bytes."""
+    """Values in `COLUMNS` order, then the doc: a bit mask of the slots present (`_DOC_FIELDS`, then
+    attempts, then the clock) followed by a JSON array of just those, so common jobs cost few bytes.
+    (The first encoding, still read, was the JSON array of every slot with nulls.)"""
     # Empty labels and resources are their defaults; an empty args or result is a real value.
-    doc: list[Any] = [
+    slots: list[Any] = [
         None if f in _EMPTY_DEFAULT and not record[f] else record[f] for f in _DOC_FIELDS
     ]
-    doc.append(_encode_attempts(record) or None)
+    progress = record["progress"]
+    if progress:
+        codes = [progress.get(k) for k in _PROGRESS_KEYS]
+        while codes[-1] is None:
+            codes.pop()
+        slots[_PROGRESS] = codes
+    slots.append(_encode_attempts(record) or None)
     clock = {k: _ref(v, record) for k, v in record["clock"].items()}
-    doc.append([clock.pop(k, None) for k in _CLOCK_KEYS] + ([clock] if clock else []))
-    while doc and doc[-1] is None:
-        doc.pop()
+    entries = [clock.pop(k, None) for k in _CLOCK_KEYS]
+    codes = [_NO_TIME if e is None else e for e in entries]
+    if not clock and all(isinstance(e, str) for e in codes):
+        slots.append("".join(str(e) for e in codes).rstrip(_NO_TIME) or None)
+    else:
+        slots.append(entries + ([clock] if clock else []))
+    mask = sum(1 << i for i, v in enumerate(slots) if v is not None)
     values = [record[c] for c in COLUMNS]
     values[_NAME] = record["name"] or ""
-    values.append(_encode(doc))
+    values.append(str(mask) + _encode([v for v in slots if v is not None]))
     return tuple(values)
+
+
+def _slots(text: str) -> list[Any]:
+    if text.startswith("["):  # the first encoding: every slot, trailing nulls dropped
+        doc: list[Any] = json.loads(text)
+        return doc + [None] * (_SLOTS - len(doc))
+    start = text.index("[")
+    mask, present = int(text[:start]), iter(json.loads(text[start:]))
+    return [next(present) if mask >> i & 1 else None for i in range(_SLOTS)]
 
 
 def from_row(row: Any) -> dict[str, Any]:
     m = row._mapping
     record = new_record(m["id"])
-    doc = json.loads(m["doc"])
-    doc += [None] * (len(_DOC_FIELDS) + 2 - len(doc))
+    doc = _slots(m["doc"])
     for c in COLUMNS:
         record[c] = m[c]
     record["name"] = m["name"] or None
     for i, f in enumerate(_DOC_FIELDS):
         if doc[i] is not None:
             record[f] = doc[i]
+    if isinstance(record["progress"], list):
+        record["progress"] = {
+            k: v for k, v in zip(_PROGRESS_KEYS, record["progress"], strict=False) if v is not None
+        }
     record["attempts"] = _decode_attempts(doc[len(_DOC_FIELDS)] or {}, record)
     encoded = doc[len(_DOC_FIELDS) + 1] or []
+    if isinstance(encoded, str):
+        encoded = [None if c == _NO_TIME else c for c in encoded]
     clock: dict[str, Any] = dict(zip(_CLOCK_KEYS, encoded, strict=False))
     if len(encoded) > len(_CLOCK_KEYS):
         clock.update(encoded[-1])

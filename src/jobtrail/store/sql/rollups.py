@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +18,14 @@ import sqlalchemy as sa
 from jobtrail.rollup import KIND_CODES, KINDS, METRIC_CODES, METRICS, Delta
 from jobtrail.sketch import ZERO_BUCKET, clamp_extremes
 from jobtrail.store.base import RollupTotals
-from jobtrail.store.sql.schema import meta, rollup_counts, rollup_hist, rollup_summary, series
+from jobtrail.store.sql.schema import (
+    meta,
+    rollup_counts,
+    rollup_hist,
+    rollup_summary,
+    series,
+    state_counts,
+)
 
 __all__ = [
     "ALL",
@@ -29,10 +36,12 @@ __all__ = [
     "read_histogram",
     "read_histograms",
     "read_series_totals",
+    "read_states",
     "read_totals",
     "series_ids",
     "spans",
     "write",
+    "write_states",
 ]
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -59,8 +68,10 @@ _SQL = {
     "THEN excluded.lo ELSE s.lo END, "
     "hi = CASE WHEN excluded.hi IS NULL THEN s.hi WHEN s.hi IS NULL OR excluded.hi > s.hi "
     "THEN excluded.hi ELSE s.hi END",
+    "states": "INSERT INTO state_counts (sid, state, n) VALUES ({p}) "
+    "ON CONFLICT (sid, state) DO UPDATE SET n = state_counts.n + excluded.n",
 }
-_WIDTH = {"counts": 5, "hist": 6, "summary": 8}
+_WIDTH = {"counts": 5, "hist": 6, "summary": 8, "states": 3}
 
 
 def sql(dialect: str, which: str) -> str:
@@ -118,49 +129,98 @@ def _insert_ignoring_conflicts(dialect: str) -> sa.Executable:
     return sqlite.insert(series).on_conflict_do_nothing(index_elements=["name", "queue"])
 
 
+def _tiles(t: int) -> tuple[tuple[int, int], ...]:
+    """(resolution, bucket start) of minute `t` at every resolution."""
+    return ((MINUTE, t), (HOUR, t - t % HOUR), (DAY, t - t % DAY), (ALL, 0))
+
+
 def write(conn: sa.Connection, delta: Delta, cache: SeriesCache) -> None:
-    """Add `delta` at both resolutions; rows sorted by key so concurrent writers never deadlock."""
+    """Add `delta` at every resolution. On PostgreSQL rows go in key order, so concurrent writers
+    lock them in one order and never deadlock; SQLite has one writer at a time and skips the sort."""
     pairs = {(k[2], k[3]) for k in delta.counts}
     pairs.update((k[2], k[3]) for k, _ in delta.observed)
     pairs.update((k[2], k[3]) for k, _ in delta.retracted)
+    pairs.update((name, queue) for name, queue, _ in delta.states)
     if not pairs:
         return
     sids = cache.resolve(conn, pairs)
+    _write_states(conn, delta.states, sids)
+    tiles: dict[int, tuple[tuple[int, int], ...]] = {}
     counts: dict[tuple[int, ...], int] = defaultdict(int)
     hist: dict[tuple[int, ...], int] = defaultdict(int)
     for key, n in delta.counts.items():
         sid = sids[(key[2], key[3])]
         t = key[1]
+        at = tiles.get(t) or tiles.setdefault(t, _tiles(t))
         if key[0] == "c":
             code = METRIC_CODES[key[4]]
-            for res in RESOLUTIONS:
-                counts[(res, sid, bucket(t, res), code)] += n
+            for res, bt in at:
+                counts[(res, sid, bt, code)] += n
         else:
-            code = KIND_CODES[key[4]]
-            for res in RESOLUTIONS:
-                hist[(res, code, sid, bucket(t, res), key[5])] += n
+            code, b = KIND_CODES[key[4]], key[5]
+            for res, bt in at:
+                hist[(res, code, sid, bt, b)] += n
     summary: dict[tuple[int, ...], list[Any]] = {}
     for sign, items in ((1, delta.observed), (-1, delta.retracted)):
         for key, value in items:
             sid = sids[(key[2], key[3])]
             code = KIND_CODES[key[4]]
-            for res in RESOLUTIONS:
-                s = summary.setdefault((res, code, sid, bucket(key[1], res)), [0, 0.0, None, None])
+            t = key[1]
+            at = tiles.get(t) or tiles.setdefault(t, _tiles(t))
+            for res, bt in at:
+                s = summary.get((res, code, sid, bt))
+                if s is None:
+                    s = summary[(res, code, sid, bt)] = [0, 0.0, None, None]
                 s[0] += sign
                 s[1] += sign * value
                 if sign > 0:
-                    s[2] = value if s[2] is None or value < s[2] else s[2]
-                    s[3] = value if s[3] is None or value > s[3] else s[3]
+                    if s[2] is None or value < s[2]:
+                        s[2] = value
+                    if s[3] is None or value > s[3]:
+                        s[3] = value
     dialect = conn.dialect.name
-    rows: list[tuple[Any, ...]] = [(*k, n) for k, n in sorted(counts.items()) if n]
+    ordered = sorted
+    rows: list[tuple[Any, ...]] = [(*k, n) for k, n in ordered(counts.items()) if n]
     if rows:
         conn.exec_driver_sql(sql(dialect, "counts"), rows)
-    rows = [(*k, n) for k, n in sorted(hist.items()) if n]
+    rows = [(*k, n) for k, n in ordered(hist.items()) if n]
     if rows:
         conn.exec_driver_sql(sql(dialect, "hist"), rows)
-    rows = [(*k, *s) for k, s in sorted(summary.items())]
+    rows = [(*k, *s) for k, s in ordered(summary.items())]
     if rows:
         conn.exec_driver_sql(sql(dialect, "summary"), rows)
+
+
+def write_states(
+    conn: sa.Connection, changes: Mapping[tuple[str, str, str], int], cache: SeriesCache
+) -> None:
+    """Add `changes` to the current-state counters ((name, queue, state) → ±jobs)."""
+    if changes:
+        _write_states(conn, changes, cache.resolve(conn, {(n, q) for n, q, _ in changes}))
+
+
+def _write_states(
+    conn: sa.Connection, changes: Mapping[tuple[str, str, str], int], sids: Mapping[Pair, int]
+) -> None:
+    rows = sorted((sids[(name, queue)], state, n) for (name, queue, state), n in changes.items() if n)
+    if rows:
+        conn.exec_driver_sql(sql(conn.dialect.name, "states"), rows)
+
+
+def read_states(
+    conn: sa.Connection, names: Sequence[str], queues: Sequence[str], states: Sequence[str]
+) -> list[tuple[str, str, str, int]]:
+    """(name, queue, state, jobs) from the current-state counters, zero rows left out."""
+    c, s = state_counts.c, series.c
+    stmt = sa.select(s.name, s.queue, c.state, c.n).join_from(
+        state_counts, series, s.id == c.sid).where(c.n != 0)
+    if names:
+        stmt = stmt.where(s.name.in_(list(names)))
+    if queues:
+        stmt = stmt.where(s.queue.in_(list(queues)))
+    if states:
+        stmt = stmt.where(c.state.in_(list(states)))
+    return [(name, queue, state, int(n)) for name, queue, state, n in conn.execute(stmt)]
 
 
 def series_ids(
@@ -177,10 +237,10 @@ def series_ids(
 
 def minute_horizon(conn: sa.Connection) -> float:
     """Per-minute roll-ups before this instant have been compacted away."""
-    value = conn.execute(
-        sa.select(meta.c.value).where(meta.c.key == "minute_horizon")
-    ).scalar_one_or_none()
-    return float(value) if value is not None else -math.inf
+    # Plain SQL: every span read asks, and building the Core statement cost more than this.
+    row = conn.exec_driver_sql(
+        f"SELECT value FROM {meta.name} WHERE key = 'minute_horizon'").first()
+    return float(row[0]) if row is not None else -math.inf
 
 
 def spans(since: float | None, until: float | None, horizon: float) -> list[tuple[int, Any, Any]]:
@@ -235,36 +295,56 @@ def read_histogram(
     names: Sequence[str],
     queues: Sequence[str],
 ) -> tuple[dict[int, int], int, float, float | None, float | None]:
-    buckets: dict[int, int] = defaultdict(int)
+    pieces = spans(since, until, minute_horizon(conn))
+    hist_sql, summary_sql = _histogram_sql(
+        conn.dialect.name, tuple((a is not None, b is not None) for _, a, b in pieces),
+        len(names), len(queues))
+    params: list[Any] = []
+    for res, a, b in pieces:
+        params += [res, KIND_CODES[kind], *names, *queues]
+        params += [math.ceil(x) for x in (a, b) if x is not None]  # `t` is whole seconds
+    rows = conn.exec_driver_sql(hist_sql, tuple(params)).fetchall()
+    filled = {int(bucket): int(count) for bucket, count in rows if count > 0}
     n, total, lo, hi = 0, 0.0, None, None
-    sids = series_ids(conn, names, queues)
-    if not sids:
-        return {}, 0, 0.0, None, None
-    code = KIND_CODES[kind]
-    for res, a, b in spans(since, until, minute_horizon(conn)):
-        h = rollup_hist
-        rows = conn.execute(
-            sa.select(h.c.bucket, sa.func.sum(h.c.n))
-            .where(h.c.kind == code, *_span(h, res, a, b, sids))
-            .group_by(h.c.bucket)
-        )
-        for bucket, count in rows:
-            buckets[bucket] += int(count)
-        s = rollup_summary
-        row = conn.execute(
-            sa.select(sa.func.sum(s.c.n), sa.func.sum(s.c.total), sa.func.min(s.c.lo),
-                      sa.func.max(s.c.hi))
-            .where(s.c.kind == code, *_span(s, res, a, b, sids))
-        ).one()
-        if row[0]:
-            n += int(row[0])
-            total += float(row[1])
-            lo = row[2] if lo is None or (row[2] is not None and row[2] < lo) else lo
-            hi = row[3] if hi is None or (row[3] is not None and row[3] > hi) else hi
-    filled = {b: c for b, c in buckets.items() if c > 0}
+    for count, sum_, low, high in conn.exec_driver_sql(summary_sql, tuple(params)).fetchall():
+        if count:
+            n += int(count)
+            total += float(sum_)
+            lo = low if lo is None or (low is not None and low < lo) else lo
+            hi = high if hi is None or (high is not None and high > hi) else hi
     if kind != "success":  # success instants have no histogram
         lo, hi = clamp_extremes(filled, lo, hi)
     return filled, n, total, lo, hi
+
+
+@functools.lru_cache(maxsize=64)
+def _histogram_sql(dialect: str, shape: tuple[tuple[bool, bool], ...], names: int,
+                   queues: int) -> tuple[str, str]:
+    """The merged histogram and the per-piece summaries of a span as two statements of
+    primary-key ranges (UNION ALL, series chosen by a subquery): two round trips per read, and
+    the SQL is built once per shape rather than per call (building it cost more than SQLite
+    took to run it). Parameters per piece: res, kind, the names, the queues, then the lower and
+    upper `t` bounds that the piece has."""
+    mark = "%s" if dialect == "postgresql" else "?"
+    chosen = " AND ".join(f"{column} IN ({', '.join([mark] * count)})"
+                          for column, count in (("name", names), ("queue", queues)) if count)
+    sids = f"SELECT id FROM {series.name}" + (f" WHERE {chosen}" if chosen else "")
+    # PostgreSQL evaluates ARRAY(subquery) once and seeks the primary key by each id; as a
+    # plain IN it may plan a join that scans every series' rows of the resolution instead.
+    chosen_sids = f"= ANY(ARRAY({sids}))" if dialect == "postgresql" else f"IN ({sids})"
+    where = []
+    for has_lo, has_hi in shape:
+        cond = f"res = {mark} AND kind = {mark} AND sid {chosen_sids}"
+        cond += f" AND t >= {mark}" if has_lo else ""
+        cond += f" AND t < {mark}" if has_hi else ""
+        where.append(cond)
+    hist = " UNION ALL ".join(
+        f"SELECT bucket, sum(n) AS c FROM {rollup_hist.name} WHERE {w} GROUP BY bucket"
+        for w in where)
+    summary = " UNION ALL ".join(
+        f"SELECT sum(n), sum(total), min(lo), max(hi) FROM {rollup_summary.name} WHERE {w}"
+        for w in where)
+    return f"SELECT bucket, sum(c) FROM ({hist}) AS pieces GROUP BY bucket", summary
 
 
 def read_counts(
@@ -375,8 +455,9 @@ def read_histograms(
         .where(h.c.kind == code, *cond)
         .group_by("b", h.c.sid, "db")
         .order_by("b", h.c.sid, "db")
-    )
-    return [(int(b), *sids[sid], int(db), int(n)) for b, sid, db, n in per_step if n > 0]
+    ).fetchall()  # at once: a month of a busy name is thousands of rows, and fetchone per row
+    # cost more than the query. `b` and `db` are integer expressions on both backends.
+    return [(b, *sids[sid], db, int(n)) for b, sid, db, n in per_step if n > 0]
 
 
 @functools.lru_cache(maxsize=8)

@@ -23,6 +23,7 @@ __all__ = [
     "rollup_hist",
     "rollup_summary",
     "series",
+    "state_counts",
     "workers",
 ]
 
@@ -49,10 +50,12 @@ jobs = sa.Table(
     sa.Column("run", T),
     sa.Column("keep", T),
     sa.Column("doc", sa.Text, nullable=False),
-    sa.Index("ix_jobs_created", "created_at", "id"),
+    # No index repeats `id` after created_at: rows tied on created_at are rare, and sorting those few
+    # by id is cheaper than eleven-odd bytes per job in every index.
+    sa.Index("ix_jobs_created", "created_at"),
     sa.Index("ix_jobs_name_created", "name", "created_at", "state"),
-    sa.Index("ix_jobs_state_created", "state", "created_at", "id"),
-    sa.Index("ix_jobs_queue_created", "queue", "created_at", "id"),
+    sa.Index("ix_jobs_state_created", "state", "created_at"),
+    sa.Index("ix_jobs_queue_created", "queue", "created_at"),
     sa.Index(
         "ix_jobs_batch",
         "batch",
@@ -128,6 +131,17 @@ rollup_summary = sa.Table(
     sa.Column("hi", T),
     sqlite_with_rowid=False,
 )
+
+state_counts = sa.Table(
+    "state_counts",
+    metadata,
+    sa.Column("sid", sa.Integer, primary_key=True),
+    sa.Column("state", sa.String(16), primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+"""How many jobs of each series are in each state now: kept at ingest and delete, so counting a busy
+name's jobs by state reads a few rows instead of every one of its jobs."""
 
 meta = sa.Table(
     "jobtrail_meta",

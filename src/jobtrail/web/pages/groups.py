@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from jobtrail import insights
-from jobtrail.model import JobFilter
+from jobtrail.insights.names import state_counts
 from jobtrail.states import STATES
 from jobtrail.web.pages import charts
 from jobtrail.web.pages.routing import html_errors, store_of
@@ -51,7 +51,7 @@ def name_page(request: Request, name: str) -> Response:
     built = {chart: charts.build(chart, store, params, now, memo)
              for chart in ("duration-trend", "heatmap", "throughput", "failure-rate", "wait")}
     detail = charts.Ctx(store, params, now, memo).call("name_detail", name, window.since, window.until)
-    counts = store.counts(JobFilter(names=(name,), since=window.since), "state")
+    counts = state_counts(store, name, window.since, now)
     periodic = getattr(detail, "periodic", None)
     return render(request, "name.html", {
         "viewer": viewer, "now": now, "name": name, "window": window, "ranges": charts.RANGES,
