@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,13 +19,13 @@ from typing import Any, TypeVar
 import pytest
 
 from jobtrail import Settings, Trail
+from jt_support import start_server
 
 T = TypeVar("T")
 
 # ---- a live server, and Trails over HTTP -------------------------------------------------------
 
 TOKENS = ("ingest:tok-i", "read:tok-r", "admin:tok-a")
-START_TIMEOUT = 15.0  # seconds for the server to start
 
 
 @dataclass
@@ -47,34 +46,14 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    import uvicorn
-
     from jobtrail.web import asgi_app
 
     db_url = f"sqlite:///{tmp_path / 'server.db'}"
-    app = asgi_app(db_url, Settings(tokens=TOKENS))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none",
-                            lifespan="on")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, kwargs={"sockets": [sock]}, daemon=True,
-                              name="uvicorn-client-test-server")
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT
+    running = start_server(asgi_app(db_url, Settings(tokens=TOKENS)))
     try:
-        while not running.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise AssertionError("the test server did not start")
-            time.sleep(0.01)
-        yield Server(url=f"http://127.0.0.1:{port}", db_url=db_url)
+        yield Server(url=running.url, db_url=db_url)
     finally:
-        running.should_exit = True
-        thread.join(15)
-        sock.close()
-        assert not thread.is_alive(), "the test server did not stop"
+        running.stop()
 
 
 RemoteSettings = Callable[..., Settings]

@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,32 +27,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from jobtrail import Settings, Trail
 from jobtrail.web import asgi_app
-
-
-def _load_need() -> Callable[[str, str], None]:
-    """`need` from tests/conftest.py, loaded by path: several conftest modules share that name."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("jobtrail_tests_conftest",
-                                                  Path(__file__).parents[1] / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.need  # type: ignore[no-any-return]
-
-
-need = _load_need()
+from jt_support import LiveServer, need, start_server
 
 ADMIN_TOKEN = "it-admin-secret"
 WORKER_TOKEN = "it-worker-secret"  # ingest+read: what a worker needs (events, kill requests)
 TOKENS = (f"admin+ingest:{ADMIN_TOKEN}", f"ingest+read:{WORKER_TOKEN}")
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 RABBITMQ_URL = os.environ.get("JOBTRAIL_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
-START_TIMEOUT = 15.0  # seconds for the jobtrail server to start
 READY_TIMEOUT = 60.0  # seconds for a worker subprocess to say it is ready
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL at teardown
 
@@ -80,9 +63,7 @@ class JobtrailServer:
 
     store_url: str
     port: int = 0
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
-    _sock: socket.socket | None = None
+    _live: LiveServer | None = None
     _trails: list[Trail] = field(default_factory=list)
 
     @property
@@ -91,43 +72,20 @@ class JobtrailServer:
 
     @property
     def running(self) -> bool:
-        return self._server is not None
+        return self._live is not None
 
     def start(self) -> JobtrailServer:
-        assert self._server is None, "already running"
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.port))
-        self.port = sock.getsockname()[1]
-        app = asgi_app(self.store_url, Settings(tokens=TOKENS))
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                ws="none", lifespan="on")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
-                                  name="jobtrail-test-server")
-        thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                server.should_exit = True
-                thread.join(5)
-                sock.close()
-                raise AssertionError("the jobtrail server did not start")
-            time.sleep(0.01)
-        self._server, self._thread, self._sock = server, thread, sock
+        """Serve on `port` (the same one after a stop, so clients find it back)."""
+        assert self._live is None, "already running"
+        self._live = start_server(asgi_app(self.store_url, Settings(tokens=TOKENS)), self.port)
+        self.port = self._live.port
         return self
 
     def stop(self) -> None:
         """Close the listening socket and every connection: clients see the server gone."""
-        if self._server is None:
-            return
-        self._server.should_exit = True
-        assert self._thread is not None and self._sock is not None
-        self._thread.join(15)
-        self._sock.close()
-        alive = self._thread.is_alive()
-        self._server = self._thread = self._sock = None
-        assert not alive, "the jobtrail server did not stop"
+        if self._live is not None:
+            live, self._live = self._live, None
+            live.stop()
 
     def trail(self, token: str = ADMIN_TOKEN, **settings: Any) -> Trail:
         """A Trail over HTTP (admin token by default), closed at teardown."""
