@@ -99,7 +99,8 @@ def test_every_dramatiq_message_is_recorded_with_its_outcome(
 ) -> None:
     # Given a worker and a producer, both with the middleware
     reader = jobtrail_server.trail()
-    producer = make_producer(jobtrail_server.trail(WORKER_TOKEN))
+    sender = jobtrail_server.trail(WORKER_TOKEN)
+    producer = make_producer(sender)
     worker = start_worker(spawn, jobtrail_server, redis_url)
 
     # When a mix of messages runs: a batch that succeeds, a failure, a retry that succeeds
@@ -108,6 +109,9 @@ def test_every_dramatiq_message_is_recorded_with_its_outcome(
              for i in range(3)]
     failing = producer.send("send_report", 9, kwargs={"fail": True})
     flaky = producer.send("flaky")
+    # The producer's `queued` events go out with its next batch (flush interval, default 0.5 s),
+    # which may be after the worker has already reported a short job's end.
+    assert sender.flush(5)
 
     # Expect each recorded as dramatiq ran it, with dramatiq's enqueue time
     for message in books:

@@ -76,7 +76,8 @@ def test_every_rq_job_is_recorded_with_its_outcome_and_rq_timestamps(
     # Given a tracked worker and a recording queue
     name = f"rq-{uuid.uuid4().hex[:8]}"
     reader = jobtrail_server.trail()
-    queue = Queue(name, connection=connection, trail=jobtrail_server.trail(WORKER_TOKEN))
+    sender = jobtrail_server.trail(WORKER_TOKEN)
+    queue = Queue(name, connection=connection, trail=sender)
     worker = start_worker(spawn, jobtrail_server, redis_url, name)
 
     # When a mix of jobs runs: a group that succeeds, a failure, a retry that succeeds, a batch by meta
@@ -88,6 +89,7 @@ def test_every_rq_job_is_recorded_with_its_outcome_and_rq_timestamps(
     done = (*added, booked, failing, flaky)
     wait_for(lambda: all(j.get_status() in (JobStatus.FINISHED, JobStatus.FAILED) for j in done),
              timeout=30, what="RQ to finish every job")
+    assert sender.flush(5)  # the enqueue side's `queued` events go out with its next batch
 
     # Expect jobtrail to hold each job as RQ reports it
     for job in added:
