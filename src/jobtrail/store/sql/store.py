@@ -118,13 +118,14 @@ class SqlStore:
         add_lab: list[tuple[Any, ...]] = []
         for job_id, rec in new.items():
             old = current.get(job_id)
+            # The index rows are keyed by created_at too: rebuild them when it or they changed.
             moved = old is None or old["created_at"] != rec["created_at"]
-            if moved or old is None or old["resources"] != rec["resources"]:
+            if old is None or moved or old["resources"] != rec["resources"]:
                 old_res = _resource_keys(old)
                 new_res = _resource_keys(rec)
                 drop_res.extend(old_res - new_res)
                 add_res.extend(new_res - old_res)
-            if moved or old is None or old["labels"] != rec["labels"]:
+            if old is None or moved or old["labels"] != rec["labels"]:
                 old_lab = _label_keys(old)
                 new_lab = _label_keys(rec)
                 drop_lab.extend(old_lab - new_lab)
@@ -146,18 +147,22 @@ class SqlStore:
     def delete(self, job_ids: Sequence[str]) -> int:
         ids = sorted(set(job_ids))
         deleted = 0
-        with self._write() as conn:
-            current = self._load(conn, ids)
-            gone = Counter(current_key(r) for r in current.values())
-            rollups.write_states(conn, {k: -n for k, n in gone.items()}, self._series)
-            keys_res = [k for r in current.values() for k in _resource_keys(r)]
-            keys_lab = [k for r in current.values() for k in _label_keys(r)]
-            _delete_keys(conn, job_resources, ("resource", "created_at", "job_id"), keys_res)
-            _delete_keys(conn, job_labels, ("key", "value", "created_at", "job_id"), keys_lab)
-            found = sorted(current)
-            for i in range(0, len(found), _CHUNK):
-                result = conn.execute(jobs.delete().where(jobs.c.id.in_(found[i : i + _CHUNK])))
-                deleted += result.rowcount
+        try:
+            with self._write() as conn:
+                current = self._load(conn, ids)
+                gone = Counter(current_key(r) for r in current.values())
+                rollups.write_states(conn, {k: -n for k, n in gone.items()}, self._series)
+                keys_res = [k for r in current.values() for k in _resource_keys(r)]
+                keys_lab = [k for r in current.values() for k in _label_keys(r)]
+                _delete_keys(conn, job_resources, ("resource", "created_at", "job_id"), keys_res)
+                _delete_keys(conn, job_labels, ("key", "value", "created_at", "job_id"), keys_lab)
+                found = sorted(current)
+                for i in range(0, len(found), _CHUNK):
+                    chunk = found[i : i + _CHUNK]
+                    deleted += conn.execute(jobs.delete().where(jobs.c.id.in_(chunk))).rowcount
+        except BaseException:
+            self._series.rollback()  # series ids made in a rolled-back transaction do not exist
+            raise
         self._series.commit()
         return deleted
 
