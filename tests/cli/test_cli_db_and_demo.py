@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from typer.testing import Result
 
-from jobtrail import Trail
+from jobtrail import Trail, periodic
+from jobtrail.demo_fleet import periodic_runs
 from jobtrail.store.sql.migrate import head_revision
 
 Invoke = Callable[..., Result]
@@ -64,9 +66,14 @@ def test_demo_creates_a_database_with_jobs_and_shows_them(tmp_path: Path, invoke
     assert "$ jobtrail jobs --limit 20" in result.stdout
     assert f"sqlite:///{path}" in result.stdout
     with Trail(f"sqlite:///{path}") as trail:
-        assert trail.jobs().count() == 300
+        scheduled = {e["job_id"] for e in periodic_runs(time.time())}
+        assert trail.jobs().count() == 300 + len(scheduled)
         assert trail.jobs(state="failed").count() > 0
         assert len(trail.jobs().counts(by="name")) > 5
+        # The periodic jobs tell the demo's story: two on schedule, one late, one stopped.
+        states = {s.name: s.state for s in periodic.statuses(trail.store)}
+        assert states == {"hot_score_refresh": "ok", "trending_score_refresh": "ok",
+                          "reputation_tasks": "late", "backups.nightly": "down"}
 
 
 def test_demo_json_names_the_database(tmp_path: Path, invoke: Invoke) -> None:

@@ -17,7 +17,7 @@ from rich.text import Text
 from jobtrail.client import Trail
 from jobtrail.config import Settings
 from jobtrail.demo import generate_events
-from jobtrail.demo_fleet import fleet
+from jobtrail.demo_fleet import fleet, periodic_runs
 from jobtrail.demo_live import LiveDemo
 from jobtrail.errors import InvalidInput, StoreError
 from jobtrail.server import serve as run_server
@@ -54,7 +54,9 @@ def _fill(cli: Cli, url: str, jobs: int, days: float, seed: int) -> None:
             if result.rejected:
                 raise StoreError(f"the demo generated an invalid event: {result.rejected[0].error}")
             advance(sum(1 for e in events if e["type"] == "queued"))
-        workers, periodic = fleet(time.time(), seed)
+        now = time.time()
+        workers, periodic = fleet(now, seed)
+        trail.ingest(periodic_runs(now))
         for worker in workers:
             trail.store.beat_worker(worker)
         for spec in periodic:
