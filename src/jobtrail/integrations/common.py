@@ -37,6 +37,7 @@ __all__ = [
     "Ticker",
     "WorkerIdentity",
     "args_snapshot",
+    "call_fields",
     "clean_labels",
     "default_resources",
     "emit",
@@ -286,6 +287,18 @@ def clean_labels(labels: Mapping[str, Any] | None) -> dict[str, str]:
         if text.strip() and len(text) <= MAX_TEXT and "\x00" not in text:
             out[key] = text
     return out
+
+
+def call_fields(declared: Mapping[str, Any], fn: Callable[..., Any] | None,
+                args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The event fields one call contributes (args, resources, labels, keep), from the task's
+    declaration (`resources=`, `labels=`, `keep=`) and the call's arguments."""
+    return {
+        "args": args_snapshot(args, kwargs),
+        "resources": resources_for(declared.get("resources"), fn, args, kwargs) or None,
+        "labels": clean_labels(declared.get("labels")) or None,
+        "keep": declared.get("keep"),
+    }
 
 
 # ---- worker and errors -----------------------------------------------------------------------

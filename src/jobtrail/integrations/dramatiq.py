@@ -33,13 +33,11 @@ from jobtrail.integrations.common import (
     DEFAULT_KILL_POLL_SECONDS,
     KillPoller,
     Ticker,
-    args_snapshot,
-    clean_labels,
+    call_fields,
     emit,
     error_info,
     never_raise,
     require,
-    resources_for,
     worker_identity,
 )
 
@@ -120,10 +118,7 @@ class JobtrailMiddleware(dramatiq.Middleware):
         except Exception:  # noqa: BLE001 - an actor this process does not know (a producer)
             fn, declared = None, {}
         args, kwargs = list(message.args), dict(message.kwargs)
-        fields["args"] = args_snapshot(args, kwargs)
-        fields["resources"] = resources_for(declared.get("resources"), fn, args, kwargs) or None
-        fields["labels"] = clean_labels(declared.get("labels")) or None
-        fields["keep"] = declared.get("keep")
+        fields.update(call_fields(declared, fn, args, kwargs))
         return fields
 
     # ---- the producer side ------------------------------------------------------------------

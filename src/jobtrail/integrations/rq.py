@@ -33,13 +33,11 @@ from jobtrail.integrations.common import (
     KillPoller,
     Resources,
     Ticker,
-    args_snapshot,
-    clean_labels,
+    call_fields,
     emit,
     error_info,
     never_raise,
     require,
-    resources_for,
     warn_once,
     worker_identity,
 )
@@ -131,10 +129,7 @@ def _fields(job: rq.job.Job) -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - a producer that enqueues by name need not import the function
         fn = None
     declared = getattr(fn, _DECLARATION, None) or {}
-    fields["args"] = args_snapshot(args, kwargs)
-    fields["resources"] = resources_for(declared.get("resources"), fn, args, kwargs) or None
-    fields["labels"] = clean_labels(declared.get("labels")) or None
-    fields["keep"] = declared.get("keep")
+    fields.update(call_fields(declared, fn, args, kwargs))
     return fields
 
 
