@@ -52,8 +52,6 @@ RESOLUTIONS = (MINUTE, HOUR, DAY, ALL)
 edges hours, and its finest edges minutes while those are kept, so a read touches few rows."""
 
 
-def bucket(t: int, res: int) -> int:
-    return 0 if res == ALL else t // res * res
 Pair = tuple[str, str]
 
 _SQL = {
@@ -131,7 +129,7 @@ def _insert_ignoring_conflicts(dialect: str) -> sa.Executable:
 
 def _tiles(t: int) -> tuple[tuple[int, int], ...]:
     """(resolution, bucket start) of minute `t` at every resolution."""
-    return ((MINUTE, t), (HOUR, t - t % HOUR), (DAY, t - t % DAY), (ALL, 0))
+    return tuple((res, 0 if res == ALL else t - t % res) for res in RESOLUTIONS)
 
 
 def write(conn: sa.Connection, delta: Delta, cache: SeriesCache) -> None:
