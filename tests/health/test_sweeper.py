@@ -78,3 +78,27 @@ def test_an_interval_of_zero_turns_the_sweep_off(store: Store) -> None:
 
     _run(serve_a_while())
     assert store.get("j")["state"] == "started"  # type: ignore[index]
+
+
+def test_leaving_waits_for_the_sweep_in_progress(store: Store, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    """A sweep's thread holds a pooled connection: the store must not be closed under it."""
+    from jobtrail.health import sweeper
+
+    started, finished = threading.Event(), threading.Event()
+
+    def slow_sweep(*args: Any) -> list[Any]:
+        started.set()
+        time.sleep(0.3)
+        finished.set()
+        return []
+
+    monkeypatch.setattr(sweeper, "mark_stalled", slow_sweep)
+
+    async def leave_mid_sweep() -> None:
+        async with stall_sweeper(store, HealthSettings(stall_sweep_interval=0.01)):
+            while not started.is_set():
+                await asyncio.sleep(0.005)
+        assert finished.is_set(), "the context closed while a sweep was still running"
+
+    _run(leave_mid_sweep())

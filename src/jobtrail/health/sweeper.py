@@ -20,13 +20,17 @@ __all__ = ["stall_sweeper", "sweep_forever"]
 log = logging.getLogger("jobtrail.health")
 
 
-async def sweep_forever(store: Store, settings: HealthSettings) -> None:
-    """Mark stalled jobs every `stall_sweep_interval` (± 10 % jitter, so processes spread out).
-    Failures are logged once per kind and retried on the next turn; the loop never ends by itself."""
+async def sweep_forever(store: Store, settings: HealthSettings,
+                        stop: asyncio.Event | None = None) -> None:
+    """Mark stalled jobs every `stall_sweep_interval` (± 10 % jitter, so processes spread out)
+    until `stop` is set. Failures are logged once per kind and retried on the next turn."""
     interval = settings.stall_sweep_interval
+    stop = stop or asyncio.Event()
     last_error = ""
-    while True:
-        await asyncio.sleep(interval * random.uniform(0.9, 1.1))
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval * random.uniform(0.9, 1.1))
+            return
         try:
             marked = await asyncio.to_thread(mark_stalled, store, settings.stall_timeout,
                                              time.time())
@@ -48,10 +52,12 @@ async def stall_sweeper(store: Store, settings: HealthSettings | None = None) ->
     if settings.stall_sweep_interval <= 0:
         yield
         return
-    task = asyncio.create_task(sweep_forever(store, settings), name="jobtrail-stall-sweeper")
+    stop = asyncio.Event()
+    task = asyncio.create_task(sweep_forever(store, settings, stop), name="jobtrail-stall-sweeper")
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Stop after the sweep in progress, as the alert scheduler does: cancelling would leave its
+        # thread writing with a pooled connection after the store is closed.
+        stop.set()
+        await task
