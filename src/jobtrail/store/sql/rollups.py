@@ -54,27 +54,51 @@ edges hours, and its finest edges minutes while those are kept, so a read touche
 
 Pair = tuple[str, str]
 
-_SQL = {
-    "counts": "INSERT INTO rollup_counts (res, sid, t, metric, n) VALUES ({p}) "
-    "ON CONFLICT (res, sid, t, metric) DO UPDATE SET n = rollup_counts.n + excluded.n",
-    "hist": "INSERT INTO rollup_hist (res, kind, sid, t, bucket, n) VALUES ({p}) "
-    "ON CONFLICT (res, kind, sid, t, bucket) DO UPDATE SET n = rollup_hist.n + excluded.n",
-    "summary": "INSERT INTO rollup_summary AS s (res, kind, sid, t, n, total, lo, hi) VALUES ({p}) "
-    "ON CONFLICT (res, kind, sid, t) DO UPDATE SET n = s.n + excluded.n, "
-    "total = s.total + excluded.total, "
-    "lo = CASE WHEN excluded.lo IS NULL THEN s.lo WHEN s.lo IS NULL OR excluded.lo < s.lo "
-    "THEN excluded.lo ELSE s.lo END, "
-    "hi = CASE WHEN excluded.hi IS NULL THEN s.hi WHEN s.hi IS NULL OR excluded.hi > s.hi "
-    "THEN excluded.hi ELSE s.hi END",
-    "states": "INSERT INTO state_counts (sid, state, n) VALUES ({p}) "
-    "ON CONFLICT (sid, state) DO UPDATE SET n = state_counts.n + excluded.n",
+_TABLES = {
+    # which: (INSERT target, its columns with their PostgreSQL types, the conflict clause)
+    "counts": ("rollup_counts", (("res", "int"), ("sid", "int"), ("t", "bigint"),
+                                 ("metric", "smallint"), ("n", "bigint")),
+               "ON CONFLICT (res, sid, t, metric) DO UPDATE SET n = rollup_counts.n + excluded.n"),
+    "hist": ("rollup_hist", (("res", "int"), ("kind", "smallint"), ("sid", "int"), ("t", "bigint"),
+                             ("bucket", "int"), ("n", "bigint")),
+             "ON CONFLICT (res, kind, sid, t, bucket) DO UPDATE SET n = rollup_hist.n + excluded.n"),
+    "summary": ("rollup_summary AS s", (("res", "int"), ("kind", "smallint"), ("sid", "int"),
+                                        ("t", "bigint"), ("n", "bigint"), ("total", "float8"),
+                                        ("lo", "float8"), ("hi", "float8")),
+                "ON CONFLICT (res, kind, sid, t) DO UPDATE SET n = s.n + excluded.n, "
+                "total = s.total + excluded.total, "
+                "lo = CASE WHEN excluded.lo IS NULL THEN s.lo WHEN s.lo IS NULL OR excluded.lo < s.lo "
+                "THEN excluded.lo ELSE s.lo END, "
+                "hi = CASE WHEN excluded.hi IS NULL THEN s.hi WHEN s.hi IS NULL OR excluded.hi > s.hi "
+                "THEN excluded.hi ELSE s.hi END"),
+    "states": ("state_counts", (("sid", "int"), ("state", "text"), ("n", "bigint")),
+               "ON CONFLICT (sid, state) DO UPDATE SET n = state_counts.n + excluded.n"),
 }
-_WIDTH = {"counts": 5, "hist": 6, "summary": 8, "states": 3}
 
 
+@functools.cache
 def sql(dialect: str, which: str) -> str:
-    mark = "%s" if dialect == "postgresql" else "?"
-    return _SQL[which].format(p=", ".join([mark] * _WIDTH[which]))
+    """The upsert adding rows to a roll-up table. SQLite: one row of `?` per executemany row.
+    PostgreSQL: every row at once as one array per column (`unnest`), because there each row of an
+    executemany is a statement of its own, which made roll-up writes 60 % of ingest time."""
+    table, columns, conflict = _TABLES[which]
+    names = ", ".join(c for c, _ in columns)
+    if dialect == "postgresql":
+        arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
+        return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {conflict}"
+    return f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))}) {conflict}"
+
+
+def upsert(conn: sa.Connection, which: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Add `rows` (each key at most once) in their order, which on PostgreSQL is the order the
+    rows are locked in."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.exec_driver_sql(sql(dialect, which), tuple(map(list, zip(*rows, strict=True))))
+    else:
+        conn.exec_driver_sql(sql(dialect, which), list(rows))
 
 
 class SeriesCache:
@@ -176,17 +200,9 @@ def write(conn: sa.Connection, delta: Delta, cache: SeriesCache) -> None:
                         s[2] = value
                     if s[3] is None or value > s[3]:
                         s[3] = value
-    dialect = conn.dialect.name
-    ordered = sorted
-    rows: list[tuple[Any, ...]] = [(*k, n) for k, n in ordered(counts.items()) if n]
-    if rows:
-        conn.exec_driver_sql(sql(dialect, "counts"), rows)
-    rows = [(*k, n) for k, n in ordered(hist.items()) if n]
-    if rows:
-        conn.exec_driver_sql(sql(dialect, "hist"), rows)
-    rows = [(*k, *s) for k, s in ordered(summary.items())]
-    if rows:
-        conn.exec_driver_sql(sql(dialect, "summary"), rows)
+    upsert(conn, "counts", [(*k, n) for k, n in sorted(counts.items()) if n])
+    upsert(conn, "hist", [(*k, n) for k, n in sorted(hist.items()) if n])
+    upsert(conn, "summary", [(*k, *s) for k, s in sorted(summary.items())])
 
 
 def write_states(
@@ -200,9 +216,8 @@ def write_states(
 def _write_states(
     conn: sa.Connection, changes: Mapping[tuple[str, str, str], int], sids: Mapping[Pair, int]
 ) -> None:
-    rows = sorted((sids[(name, queue)], state, n) for (name, queue, state), n in changes.items() if n)
-    if rows:
-        conn.exec_driver_sql(sql(conn.dialect.name, "states"), rows)
+    upsert(conn, "states",
+           sorted((sids[(name, queue)], state, n) for (name, queue, state), n in changes.items() if n))
 
 
 def read_states(
