@@ -350,13 +350,15 @@ if os.environ.get("JT_BENCH_RQ") == "1":  # `rq worker --worker-class integratio
 
     def _write_split() -> None:
         """At the worker's death: the CPU seconds of its main process and of the horses it
-        reaped, for the bench to tell them apart."""
+        reaped, for the bench to tell them apart, and the horses' system time and minor page
+        faults (copy-on-write faults are where a fork's cost shows)."""
         import resource
 
         me, horses = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
                                                             resource.RUSAGE_CHILDREN))
         Path(os.environ["JT_BENCH_RQ_OUT"]).write_text(json.dumps(
-            {"main": me.ru_utime + me.ru_stime, "horses": horses.ru_utime + horses.ru_stime}))
+            {"main": me.ru_utime + me.ru_stime, "horses": horses.ru_utime + horses.ru_stime,
+             "horses_sys": horses.ru_stime, "faults": horses.ru_minflt, "main_faults": me.ru_minflt}))
 
     class PlainRqWorker(_rq.Worker):
         """rq's worker, loaded from this module: like the tracked one, its main process has the
@@ -407,8 +409,8 @@ def bench_rq(env: Env) -> list[Row]:
     from jobtrail.integrations import rq as jt_rq
 
     results: dict[str, dict[str, list[float]]] = {
-        v: {"publish": [], "worker": [], "cpu": [], "main": [], "horses": []}
-        for v in ("plain", "jobtrail")}
+        v: {"publish": [], "worker": [], "cpu": [], "main": [], "horses": [], "horses_sys": [],
+            "faults": [], "main_faults": []} for v in ("plain", "jobtrail")}
     recorded: list[str] = []
     connection = redis.Redis.from_url(env.redis_url)
     owner = uuid.uuid4().hex
@@ -426,7 +428,8 @@ def bench_rq(env: Env) -> list[Row]:
 
     def drain(variant: str, name: str) -> dict[str, float]:
         """Drain queue `name` with a burst worker; the CPU seconds it and its horses used, in
-        all ("total") and as the worker reported them ("main", "horses")."""
+        all ("total") and as the worker reported them ("main", "horses", "horses_sys"), and the
+        minor page faults of the horses ("faults") and of the main process ("main_faults")."""
         worker_class = f"integrations.{'Tracked' if variant == 'jobtrail' else 'Plain'}RqWorker"
         worker_env = dict(os.environ, JOBTRAIL_URL=env.jobtrail_url, JT_BENCH_RQ="1",
                           JT_BENCH_RQ_OUT=str(split_file),
@@ -438,7 +441,7 @@ def bench_rq(env: Env) -> list[Row]:
                         name], env=worker_env, cwd=HERE, check=True, timeout=WORKER_TIMEOUT,
                        stdout=subprocess.DEVNULL)
         split = json.loads(split_file.read_text())
-        return {"total": _children_cpu() - cpu0, "main": split["main"], "horses": split["horses"]}
+        return {"total": _children_cpu() - cpu0, **split}
 
     # A worker's start and stop (imports, the Trail, the final flush) cost CPU once, not per task.
     empties = {v: [drain(v, "bench-empty") for _ in range(3)] for v in results}
@@ -460,8 +463,9 @@ def bench_rq(env: Env) -> list[Row]:
                 raise SystemExit(f"rq finished {len(queue.finished_job_registry)} of {env.tasks}")
             results[variant]["worker"].append(env.tasks / _rq_span(connection, queue))
             results[variant]["cpu"].append(cpu / env.tasks * 1000)
-            for part in ("main", "horses"):
-                results[variant][part].append((used[part] - fixed[variant][part]) / env.tasks * 1000)
+            for part in ("main", "horses", "horses_sys", "faults", "main_faults"):  # ms per task
+                scale = 1 if "faults" in part else 1000  # (faults: a count)
+                results[variant][part].append((used[part] - fixed[variant][part]) / env.tasks * scale)
             if variant == "jobtrail":
                 publisher_trail.flush(30)
                 n = count_recorded(env.jobtrail_url, name, env.tasks)
@@ -470,7 +474,10 @@ def bench_rq(env: Env) -> list[Row]:
                   f"publish {results[variant]['publish'][-1]:,.0f}/s, "
                   f"worker {results[variant]['worker'][-1]:,.0f}/s, "
                   f"{results[variant]['cpu'][-1]:.2f} ms CPU per task (main process "
-                  f"{results[variant]['main'][-1]:.2f}, horses {results[variant]['horses'][-1]:.2f})",
+                  f"{results[variant]['main'][-1]:.2f}, horses {results[variant]['horses'][-1]:.2f}, "
+                  f"of which system {results[variant]['horses_sys'][-1]:.2f}; "
+                  f"{results[variant]['faults'][-1]:,.0f} page faults per horse, "
+                  f"{results[variant]['main_faults'][-1]:,.0f} per task in the main process)",
                   file=sys.stderr)
     publisher_trail.close()
     connection.flushdb()
@@ -489,9 +496,14 @@ def bench_rq(env: Env) -> list[Row]:
     rows.append(["rq worker CPU ms per task (main + horses, start/stop excluded)", tracked, plain,
                  tracked / plain, "≤ 1.05", tracked / plain <= 1.05,
                  f"rusage of the worker; {paired(results['jobtrail']['cpu'], results['plain']['cpu'])}"])
-    for part, what in (("main", "main process"), ("horses", "horses")):
+    for part, what in (("main", "main process"), ("horses", "horses"),
+                       ("horses_sys", "horses' system time")):
         plain, tracked = median(results["plain"][part]), median(results["jobtrail"][part])
         rows.append([f"rq worker CPU ms per task, {what}", tracked, plain, tracked / plain, "", None,
+                     paired(results["jobtrail"][part], results["plain"][part])])
+    for part, what in (("faults", "per horse"), ("main_faults", "per task, main process")):
+        plain, tracked = median(results["plain"][part]), median(results["jobtrail"][part])
+        rows.append([f"rq minor page faults {what}", tracked, plain, tracked / plain, "", None,
                      paired(results["jobtrail"][part], results["plain"][part])])
     return rows
 

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+import jobtrail
 from jobtrail import Settings, Trail
 from jobtrail.client.spill import Spill
 
@@ -320,6 +321,46 @@ def test_a_forked_child_tracks_over_its_own_connection(server: ServerProcess, tm
     with server.local() as local:
         assert {j.id: j.state for j in local.jobs(name="fork.job")} == {
             "parent-before": "succeeded", "child": "succeeded", "parent-after": "succeeded"}
+
+
+def test_a_forked_child_that_does_not_track_runs_none_of_the_clients_code(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    # Given a parent whose Trail has sent events (writer thread, connection and ids in use)
+    trail = Trail(server.url, token="tok-i", settings=settings(tmp_path))
+    try:
+        with trail.track("fork.job", job_id="parent-before"):
+            pass
+        assert trail.flush(10)
+        package = Path(jobtrail.__file__).parent
+        client = (str(package / "client"), str(package / "integrations"))  # what a worker holds
+        called: list[str] = []
+
+        def record(frame: Any, event: str, _: Any) -> None:
+            if event == "call" and frame.f_code.co_filename.startswith(client):
+                called.append(frame.f_code.co_qualname)
+
+        read, write = os.pipe()
+        # When it forks a child (an RQ work horse) while every Python call into the client and
+        # the integrations is recorded
+        sys.setprofile(record)
+        pid = os.fork()
+        sys.setprofile(None)
+        if pid == 0:  # the child: report what ran at fork, then leave without any cleanup
+            try:
+                os.write(write, ",".join(called).encode() or b"-")
+            finally:
+                os._exit(0)
+        os.close(write)
+        _, status = os.waitpid(pid, 0)
+        with os.fdopen(read) as pipe:
+            ran = pipe.read()
+        # Expect none of their functions ran in the child (each would cost it copy-on-write
+        # faults); a child that does track starts over on first use (the test above)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert ran == "-", f"jobtrail code ran in the forked child: {ran}"
+    finally:
+        trail.close()
 
 
 # ---- the spill on its own ----------------------------------------------------------------------

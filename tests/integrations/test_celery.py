@@ -294,6 +294,32 @@ def test_a_task_sent_by_an_app_without_jobtrail_is_recorded_by_the_worker(
     assert job.resources == ("Book:5",) and job.labels == {"team": "books"}
 
 
+def test_the_publisher_records_a_call_as_sent_though_the_caller_changes_its_args_after(
+        make_jobtrail_server: Callable[[str], JobtrailServer], sqlite_url: str, redis_url: str,
+        tmp_path: Path) -> None:
+    # Given a publisher with the integration (its events are built on its writer thread)
+    server = make_jobtrail_server(sqlite_url)
+    trail = server.trail(flush_interval=0.1, extra={"spill_dir": str(tmp_path / "spill")})
+    app, integration = celery_tasks.create(redis_url, redis_url, f"jt-{uuid.uuid4().hex[:10]}", trail)
+    try:
+        # When the caller changes the list and the dict it sent as soon as the send returns
+        args: list[Any] = [7]
+        kwargs: dict[str, Any] = {"book_id": 8}
+        by_list = app.tasks["jt.boom"].apply_async(args)
+        by_dict = app.tasks["jt.boom"].apply_async(kwargs=kwargs)
+        args[0], kwargs["book_id"], kwargs["password"] = 70, 80, "hunter2"
+        assert trail.flush(10)
+    finally:
+        integration.disconnect()
+        app.close()
+    # Expect each queued with the args and the resources it was sent with
+    first, second = trail.get(by_list.id), trail.get(by_dict.id)
+    assert (first.state, first.args, first.resources) == (
+        "queued", {"args": [7], "kwargs": {}}, ("Book:7",))
+    assert (second.state, second.args, second.resources) == (
+        "queued", {"args": [], "kwargs": {"book_id": 8}}, ("Book:8",))
+
+
 def test_prefork_children_write_to_a_database_url_directly(rig: Callable[..., Rig]) -> None:
     # Given a prefork worker whose Trail is a SQLite URL (each pool process opens its own
     # connection after the fork), and a publisher on the same file

@@ -7,7 +7,7 @@ it on disk, so the writer keeps emptying its memory buffer, nothing is reordered
 replayed oldest first (in bounded slices, so new events keep flowing) once the server answers. A
 4xx that retrying cannot fix is counted as rejected and logged once. Every event carries an
 `event_id`, added here on the writer thread, so a replay of an event the server already took is a
-no-op. After `fork()` the child opens its own connection and spill files.
+no-op. After `fork()` the child opens its own connection and spill files, on its first use there.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 import random
 import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from jobtrail.client.forks import process_flag, reinit_lock
 from jobtrail.client.ids import new_job_id
 from jobtrail.client.remote import (
     MAX_REQUEST_BYTES,
@@ -90,15 +89,22 @@ class HttpSink:
         self.sent = self.rejected = self.dropped = self.send_errors = self.spilled = 0
         self._warned: set[str] = set()
         self._init_state()
-        me = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _after_fork(me))
 
     def _init_state(self) -> None:
+        self._here = process_flag()  # emptied in a forked child: `_forked()` starts over there
         self._lock = threading.RLock()
         self._client: httpx.Client | None = None
         self._delay = 0.0  # the current backoff; 0 while the server answers
         self._next_try = 0.0  # monotonic time before which no request is made
         self._next_adopt = 0.0
+
+    def _forked(self) -> None:
+        """The first use in a forked child: the parent's segments, socket and lock stay the
+        parent's (our copies of its segment files are closed; its locks survive)."""
+        with reinit_lock():
+            if not self._here:
+                self.spill.after_fork_in_child()
+                self._init_state()
 
     def _warn(self, key: str, message: str, *args: Any) -> None:
         if key not in self._warned:
@@ -119,12 +125,16 @@ class HttpSink:
     @property
     def backlog(self) -> bool:
         """True while spilled events wait for the server."""
+        if not self._here:
+            self._forked()
         return not self.spill.empty
 
     # ---- the writer thread ---------------------------------------------------------------------
 
     def send(self, events: list[dict[str, Any]]) -> IngestResult:
         """Deliver or spill a batch; never raises. The result holds the control replies, if any."""
+        if not self._here:
+            self._forked()
         for event in events:
             if "event_id" not in event:
                 event["event_id"] = new_job_id()  # unique, without uuid4's system call
@@ -165,6 +175,8 @@ class HttpSink:
 
     def tick(self) -> None:
         """Called every writer turn: adopt orphaned spill files now and then, replay when due."""
+        if not self._here:
+            self._forked()
         with self._lock:
             now = time.monotonic()
             if now >= self._next_adopt:
@@ -289,6 +301,8 @@ class HttpSink:
     def drain(self, timeout: float) -> bool:
         """Replay the spill now, retrying about every half second, until it is empty or `timeout`
         passes (then False). Used by `Trail.flush`; waits for the writer thread's turn."""
+        if not self._here:
+            self._forked()
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -309,6 +323,8 @@ class HttpSink:
     def close(self, timeout: float = 0.0) -> None:
         """Replay what the budget allows (only if the server was answering), then let go of the
         connection and the spill files; what is left there is adopted by a later process."""
+        if not self._here:
+            self._forked()
         if not self._lock.acquire(timeout=max(timeout, 0.01)):
             return
         try:
@@ -321,9 +337,3 @@ class HttpSink:
         finally:
             self._lock.release()
 
-
-def _after_fork(ref: weakref.ref[HttpSink]) -> None:
-    sink = ref()
-    if sink is not None:
-        sink.spill.after_fork_in_child()
-        sink._init_state()  # a new lock and connection; the parent's socket is never touched

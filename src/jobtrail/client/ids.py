@@ -2,7 +2,8 @@
 
 `uuid4()` reads the OS random source on every call, which costs tens of microseconds on some
 sandboxed kernels; tracking must stay cheap. An id here is a random 64-bit process prefix (drawn
-again after fork) and a counter: unique across processes with overwhelming probability.
+again in a forked child, on its first id there) and a counter: unique across processes with
+overwhelming probability.
 """
 
 from __future__ import annotations
@@ -12,18 +13,12 @@ import os
 
 __all__ = ["new_job_id"]
 
-
-def _reset() -> None:
-    global _prefix, _counter
-    _prefix = os.urandom(8).hex()
-    _counter = itertools.count(1)
-
-
-_prefix = ""
-_counter = itertools.count(1)
-_reset()
-os.register_at_fork(after_in_child=_reset)
+_state: list[tuple[str, itertools.count[int]]] = []  # (prefix, counter); emptied in a forked child
+os.register_at_fork(after_in_child=_state.clear)  # a builtin: no Python runs at fork (see forks)
 
 
 def new_job_id() -> str:
-    return f"{_prefix}{next(_counter):08x}"
+    if not _state:
+        _state.append((os.urandom(8).hex(), itertools.count(1)))  # first id in this process
+    prefix, counter = _state[0]
+    return f"{prefix}{next(counter):08x}"

@@ -6,9 +6,7 @@ opening a database. HTTP errors map onto jobtrail's own error tree, so code that
 from __future__ import annotations
 
 import json
-import os
 import threading
-import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, NoReturn, cast
@@ -16,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
+from jobtrail.client.forks import process_flag, reinit_lock
 from jobtrail.errors import ConfigError, Conflict, InvalidInput, JobtrailError, NotFound, StoreError
 from jobtrail.ingest import IngestResult, Rejection
 from jobtrail.model import BatchSummary, Job, JobFilter, Page, Stats
@@ -136,7 +135,8 @@ class _NoStore:
 class RemoteClient:
     """Synchronous calls to one server, for reads and operations in the caller's thread.
 
-    Its connection pool is separate from the background sink's, and a forked child opens its own.
+    Its connection pool is separate from the background sink's, and a forked child opens its own
+    (on its first call there, see `forks`).
     """
 
     def __init__(self, url: str, token: str | None) -> None:
@@ -144,14 +144,20 @@ class RemoteClient:
         self.token = token
         self.no_store = cast(Store, _NoStore(self.url))
         self._init_state()
-        me = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _reset(me))
 
     def _init_state(self) -> None:
+        self._here = process_flag()  # emptied in a forked child: `_http()` starts over there
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
 
+    def _forked(self) -> None:
+        with reinit_lock():
+            if not self._here:
+                self._init_state()  # the parent's connections are the parent's: never close them
+
     def _http(self) -> httpx.Client:
+        if not self._here:
+            self._forked()
         if self._client is None:
             with self._lock:
                 if self._client is None:
@@ -207,16 +213,12 @@ class RemoteClient:
         return BatchSummary.from_dict(self.call("GET", f"/api/v1/batches/{quote(batch_id, safe='')}"))
 
     def close(self) -> None:
+        if not self._here:
+            self._forked()
         with self._lock:
             if self._client is not None:
                 self._client.close()
                 self._client = None
-
-
-def _reset(ref: weakref.ref[RemoteClient]) -> None:
-    client = ref()
-    if client is not None:
-        client._init_state()  # the parent's connections are the parent's: never close them here
 
 
 def filter_params(flt: JobFilter) -> list[tuple[str, str]]:

@@ -142,7 +142,9 @@ class Trail:
         if self._sink is not None:
             self._sink.tick()
 
-    def _emit(self, event: dict[str, Any]) -> None:
+    def _emit(self, event: dict[str, Any] | tuple[Any, ...]) -> None:
+        """Buffer an event dict, or a record whose first item builds it on the writer thread
+        (`record[0].event(record)`, as a JobHandle's records), for the integrations' hooks."""
         try:
             self._writer.put(event)
         except Exception:  # noqa: BLE001 - tracking never raises into job code

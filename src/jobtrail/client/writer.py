@@ -7,14 +7,14 @@ sends when a batch is full or `interval` has passed since its last send (or on `
 after every event: fewer, larger requests, and fewer turns at the GIL taken from the job.
 When the buffer is full the event is dropped and counted (logged once), because tracking must
 never slow the job down. After `fork()` the child starts with an empty buffer and its own thread
-(what the parent had buffered is the parent's to send).
+(what the parent had buffered is the parent's to send), made on its first use there: a child
+that never tracks runs none of this code (see `forks`).
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
-import os
 import random
 import threading
 import time
@@ -23,6 +23,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from jobtrail.client.forks import process_flag, reinit_lock
 
 __all__ = ["Writer", "WriterStats"]
 
@@ -63,11 +65,10 @@ class Writer:
         self.exit_timeout = exit_timeout
         self.stats = WriterStats()
         self._init_state()
-        me = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _call(me, "_init_state"))
-        atexit.register(_call, me, "close")
+        atexit.register(_call, weakref.ref(self), "close")
 
     def _init_state(self) -> None:
+        self._here = process_flag()  # emptied in a forked child: `_forked()` starts over there
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         # Appended to without the lock (deque appends are atomic), so a job's thread never waits
@@ -81,12 +82,20 @@ class Writer:
         self._stop = threading.Event()
         self._warned: set[str] = set()
 
+    def _forked(self) -> None:
+        """The first use in a forked child: a new buffer, lock and thread (never the parent's)."""
+        with reinit_lock():
+            if not self._here:
+                self._init_state()
+
     def warn_once(self, key: str, message: str, *args: Any) -> None:
         if key not in self._warned:
             self._warned.add(key)
             log.warning(message, *args)
 
     def put(self, item: Item) -> None:
+        if not self._here:
+            self._forked()
         buffer = self._buffer
         size = len(buffer)
         if size >= self._limit:
@@ -103,6 +112,8 @@ class Writer:
 
     def start(self) -> None:
         """Start the background thread if it is not running (it also starts on the first event)."""
+        if not self._here:
+            self._forked()
         if self._thread is None:
             self._start()
 
@@ -194,6 +205,8 @@ class Writer:
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything put so far was handed to the sink; False on timeout."""
+        if not self._here:
+            self._forked()
         deadline = time.monotonic() + timeout
         with self._lock:
             if not self._buffer and not self._inflight:
@@ -214,6 +227,8 @@ class Writer:
 
     def close(self, timeout: float | None = None) -> None:
         """Flush with a bounded wait, then stop accepting events."""
+        if not self._here:
+            self._forked()
         timeout = self.exit_timeout if timeout is None else timeout
         if self._closed:
             return
@@ -229,6 +244,8 @@ class Writer:
 
     @property
     def pending(self) -> int:
+        if not self._here:
+            self._forked()
         with self._lock:
             return len(self._buffer) + self._inflight
 

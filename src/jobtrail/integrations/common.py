@@ -43,6 +43,7 @@ __all__ = [
     "emit",
     "error_info",
     "never_raise",
+    "plain_call",
     "require",
     "resources_for",
     "warn_once",
@@ -123,13 +124,20 @@ def _plain(values: Iterable[Any]) -> bool:
     return all(type(v) in _PLAIN and (type(v) is not str or len(v) <= _PLAIN_TEXT) for v in values)
 
 
+def plain_call(args: Sequence[Any], kwargs: Mapping[str, Any]) -> bool:
+    """A few short scalars (the usual task call): already JSON, far below the cap, and immutable,
+    so a shallow copy of the call is a snapshot that later changes to the caller's list or dict
+    cannot reach."""
+    return len(args) + len(kwargs) <= _PLAIN_MAX and _plain(args) and _plain(kwargs.values())
+
+
 def args_snapshot(args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None) -> Any:
     """`{"args": [...], "kwargs": {...}}` with secret-looking keys redacted and capped at
     `MAX_ARGS_BYTES` of JSON (a preview beyond); None for a call without arguments."""
     if not args and not kwargs:
         return None
     kwargs = kwargs or {}
-    if len(args) + len(kwargs) <= _PLAIN_MAX and _plain(args) and _plain(kwargs.values()):
+    if plain_call(args, kwargs):
         # A few short scalars (the usual task call): already JSON and far below the cap.
         return {"args": list(args), "kwargs": redact(kwargs)}
     try:
