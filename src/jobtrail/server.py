@@ -75,6 +75,7 @@ def serve(
     workers: int = 1,
     insecure: bool = False,
     settings: Settings | None = None,
+    root_path: str = "",
 ) -> None:
     """Serve the API (and later the dashboard) over the database at `url` until interrupted.
 
@@ -84,6 +85,8 @@ def serve(
       localhost) is allowed; any other raises `ConfigError` unless `insecure` is True.
     - `workers`: uvicorn worker processes. Several on SQLite work but queue for its single write
       lock (a warning says so); PostgreSQL is the choice for many writers.
+    - `root_path`: the path prefix a reverse proxy serves this server under and strips before
+      forwarding (e.g. "/jobtrail"), so the dashboard's links and redirects carry it.
     - `settings`: tokens ("scopes:secret") and request limits; default `Settings.from_env()`
       (JOBTRAIL_TOKENS, JOBTRAIL_TOKENS_FILE, JOBTRAIL_MAX_EVENTS, JOBTRAIL_MAX_BODY_BYTES). They are
       handed to the workers through this process's environment, tokens as SHA-256 digests.
@@ -96,6 +99,8 @@ def serve(
         settings = replace(settings, url=url)
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, not {workers}")
+    if root_path and (not root_path.startswith("/") or root_path.startswith("//")):
+        raise ConfigError(f"root path must be a path such as /jobtrail, not {root_path!r}")
     resolved = settings.resolved_url()
     if resolved.startswith(("http://", "https://")):
         raise ConfigError(f"{resolved!r} is a server; serve needs a database URL (sqlite:///, postgresql://)")
@@ -110,4 +115,5 @@ def serve(
 
     import uvicorn
 
-    uvicorn.run("jobtrail.web:app_from_env", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run("jobtrail.web:app_from_env", factory=True, host=host, port=port, workers=workers,
+                root_path=root_path.rstrip("/"))

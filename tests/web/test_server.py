@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,11 @@ from jobtrail.errors import ConfigError
 from jobtrail.model import JobFilter
 from jobtrail.server import is_loopback, serve
 from jobtrail.store import open_store
+from jobtrail.web import asgi_app
 from jobtrail.web.auth import TokenTable
+from jobtrail.web.pages.static import _assets
+from jobtrail.web.pages.view import environment
+from jt_support import start_server
 
 EXPORTED = ("JOBTRAIL_URL", "JOBTRAIL_TOKENS", "JOBTRAIL_TOKENS_FILE", "JOBTRAIL_MAX_EVENTS",
             "JOBTRAIL_MAX_BODY_BYTES")
@@ -174,14 +180,14 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def served(store_url: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """`serve()` with two workers in a subprocess; yields its base URL once it answers."""
+@contextmanager
+def _serving(store_url: str, **options: Any) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`serve()` with `options` in a subprocess; yields its base URL once it answers."""
     port = _free_port()
     script = textwrap.dedent(f"""
         from jobtrail.config import Settings
         from jobtrail.server import serve
-        serve({store_url!r}, port={port}, workers=2,
+        serve({store_url!r}, port={port}, **{options!r},
               settings=Settings(tokens=("admin:adm", "ingest:ing")))
     """)
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBTRAIL_")}
@@ -209,6 +215,13 @@ def served(store_url: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
+
+
+@pytest.fixture
+def served(store_url: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`serve()` with two workers in a subprocess."""
+    with _serving(store_url, workers=2) as running:
+        yield running
 
 
 def test_serve_runs_a_server_whose_workers_share_the_database_and_tokens(
@@ -242,3 +255,65 @@ def test_serve_stops_cleanly_when_terminated(served: tuple[str, subprocess.Popen
     assert "Traceback" not in output
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{url}/api/v1/health", timeout=2)
+
+
+def _set_cookies(response: httpx.Response) -> dict[str, tuple[str, str]]:
+    """name → (value, Path attribute) of every cookie the response sets."""
+    out = {}
+    for header in response.headers.get_list("set-cookie"):
+        name, _, rest = header.partition("=")
+        value = rest.split(";")[0]
+        path = re.search(r"[Pp]ath=([^;]*)", header)
+        out[name] = (value, path.group(1) if path else "")
+    return out
+
+
+def test_behind_a_proxy_that_strips_a_prefix_the_dashboard_links_carry_it(store_url: str) -> None:
+    """`serve(root_path="/jobtrail")`: a proxy forwards the browser's /jobtrail/... as /... (so
+    the requests below are what reaches the server), and whatever the server sends the browser,
+    links, redirects and cookie paths, names /jobtrail/..."""
+    with _serving(store_url, root_path="/jobtrail") as (url, _), \
+            httpx.Client(base_url=url, follow_redirects=False) as proxy:
+        anonymous = proxy.get("/jobs")
+        form = _set_cookies(proxy.get("/login"))
+        csrf = form["jobtrail_csrf"][0]
+        proxy.cookies.clear()  # the browser keeps them, by the paths it sees: sent by hand below
+        logged_in = proxy.post("/login", data={"token": "adm", "next": "/jobs", "csrf": csrf},
+                               headers={"Cookie": f"jobtrail_csrf={csrf}"})
+        session = _set_cookies(logged_in)
+        page = proxy.get("/jobs", headers={
+            "Cookie": f"jobtrail_session={session['jobtrail_session'][0]}"})
+        asset = proxy.get("/static/app.css")
+
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"] == "/jobtrail/login?next=%2Fjobs"
+    assert form["jobtrail_csrf"][1] == "/jobtrail"
+    assert logged_in.status_code == 303 and logged_in.headers["location"] == "/jobtrail/jobs"
+    assert session["jobtrail_session"][1] == "/jobtrail"
+    assert asset.status_code == 200
+    assert page.status_code == 200
+    links = re.findall(r'(?:href|src|action)="(/[^"]*)"', page.text)
+    assert links and all(link.startswith("/jobtrail/") for link in links), links
+
+
+def test_a_root_path_must_be_a_path(calls: list[dict[str, Any]], sqlite_url: str) -> None:
+    with pytest.raises(ConfigError, match="root path must be a path"):
+        serve(sqlite_url, root_path="jobtrail", settings=Settings())
+    serve(sqlite_url, root_path="/jobtrail/", settings=Settings())
+    assert calls[0]["root_path"] == "/jobtrail"
+
+
+def test_a_started_app_has_compiled_its_templates_and_packed_its_static_files(
+        sqlite_url: str) -> None:
+    """The first page after a start would otherwise compile templates and gzip ECharts."""
+    environment.cache_clear()
+    _assets.cache_clear()
+    server = start_server(asgi_app(sqlite_url, Settings()))
+    try:
+        env = environment()
+        assert env.cache is not None
+        compiled = {key[1] for key in env.cache.keys()}  # noqa: SIM118 - a Jinja LRUCache
+        assert compiled == set(env.list_templates())
+        assert _assets.cache_info().currsize == 1
+    finally:
+        server.stop()

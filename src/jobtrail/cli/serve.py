@@ -23,6 +23,9 @@ def serve(
         "--workers", min=1, help="Server processes (use PostgreSQL for several).")] = 1,
     insecure: Annotated[bool, typer.Option(
         "--insecure", help="Allow a non-loopback address with no tokens configured.")] = False,
+    root_path: Annotated[str, typer.Option(
+        "--root-path", help="Prefix a reverse proxy serves jobtrail under and strips, e.g. "
+        "/jobtrail: the dashboard's links and redirects carry it.")] = "",
 ) -> None:
     """Serve HTTP API v1 over the database in --url (or JOBTRAIL_URL) until interrupted.
 
@@ -32,4 +35,4 @@ def serve(
     settings = cli.settings
     cli.err.print(f"jobtrail API at http://{host}:{port}/api/v1/jobs (OpenAPI: /openapi.json)")
     run_server(settings.url, host=host, port=port, workers=workers, insecure=insecure,
-               settings=settings)
+               settings=settings, root_path=root_path)

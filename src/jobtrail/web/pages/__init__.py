@@ -11,12 +11,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from jobtrail.web.pages import embed, groups, jobs, login, monitoring, overview
+from jobtrail.web.pages.routing import redirect
 from jobtrail.web.pages.session import LoginRequired, PageError, login_redirect_target
 from jobtrail.web.pages.settings import DashSettings
 from jobtrail.web.pages.static import serve_static
-from jobtrail.web.pages.view import render
+from jobtrail.web.pages.view import render, warm
 
-__all__ = ["DashSettings", "install"]
+__all__ = ["DashSettings", "install", "warm"]
 
 
 def install(app: FastAPI, settings: DashSettings | None = None) -> None:
@@ -29,9 +30,7 @@ def install(app: FastAPI, settings: DashSettings | None = None) -> None:
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
-        from starlette.responses import RedirectResponse
-
-        return RedirectResponse(login_redirect_target(exc.next_path), status_code=303)
+        return redirect(request, login_redirect_target(exc.next_path))
 
     app.add_api_route("/static/{path:path}", serve_static, methods=["GET"], include_in_schema=False)
     for module in (overview, jobs, groups, monitoring, embed, login):

@@ -107,7 +107,7 @@ def _bulk(request: Request, form: Form) -> Response:
     pairs = [(k, v) for k, vs in params.items() for v in vs] + [("notice", f"{n} jobs {verb}")]
     from urllib.parse import urlencode
 
-    return redirect("/jobs?" + urlencode(pairs))
+    return redirect(request, "/jobs?" + urlencode(pairs))
 
 
 @router.post("/jobs/{job_id:path}/kill", include_in_schema=False)
@@ -125,7 +125,7 @@ def _kill(request: Request, job_id: str, form: Form) -> Response:
     kill_job(store_of(request), job_id)
     from urllib.parse import quote
 
-    return redirect("/jobs/" + quote(job_id, safe=""))
+    return redirect(request, "/jobs/" + quote(job_id, safe=""))
 
 
 def _pretty(value: Any) -> str | None:

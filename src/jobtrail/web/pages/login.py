@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from jobtrail.web.pages.mount import cookie_path
 from jobtrail.web.pages.routing import Form, local_path, read_form, redirect
 from jobtrail.web.pages.session import SESSION_COOKIE, check_csrf
 from jobtrail.web.pages.view import render
@@ -41,9 +42,9 @@ def _login(request: Request, form: Form) -> Response:
     if scopes is None or "read" not in scopes:
         error = "That token is not valid here." if scopes is None else "That token cannot read."
         return render(request, "login.html", {"next": target, "error": error}, status=401)
-    response = redirect(target)
+    response = redirect(request, target)
     response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_DAYS * 86400, httponly=True,
-                        samesite="strict", path="/", secure=request.url.scheme == "https")
+                        samesite="strict", path=cookie_path(request), secure=request.url.scheme == "https")
     return response
 
 
@@ -51,6 +52,6 @@ def _login(request: Request, form: Form) -> Response:
 async def logout(request: Request) -> Response:
     form = await read_form(request)
     check_csrf(request, _first(form, "csrf"))
-    response = redirect("/login")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response = redirect(request, "/login")
+    response.delete_cookie(SESSION_COOKIE, path=cookie_path(request))
     return response

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse
 
 from jobtrail.errors import Conflict, InvalidInput, NotFound, StoreError
 from jobtrail.store.base import Store
+from jobtrail.web.pages.mount import root_of
 from jobtrail.web.pages.session import PageError
 
 __all__ = ["Form", "html_errors", "local_path", "read_form", "redirect", "store_of"]
@@ -66,5 +67,6 @@ def local_path(target: str | None, default: str = "/") -> str:
     return target
 
 
-def redirect(target: str) -> RedirectResponse:
-    return RedirectResponse(local_path(target), status_code=303)
+def redirect(request: Request, target: str) -> RedirectResponse:
+    """303 to `target`, a path within this app (anything else goes to the overview)."""
+    return RedirectResponse(root_of(request) + local_path(target), status_code=303)

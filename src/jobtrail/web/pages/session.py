@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from jobtrail.web.auth import TokenTable
+from jobtrail.web.pages.mount import cookie_path, route_path
 
 __all__ = [
     "CSRF_COOKIE",
@@ -100,7 +101,7 @@ def require(request: Request, scope: str = "read") -> Viewer:
     """The viewer, if they may `scope`; otherwise the login form (no valid token) or 403."""
     viewer = viewer_or_none(request)
     if viewer is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = route_path(request) + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)
     if scope not in viewer.scopes:
         raise PageError(403, f"this token lacks the {scope!r} scope")
@@ -117,8 +118,8 @@ def check_csrf(request: Request, submitted: str | None) -> None:
 def ensure_csrf_cookie(request: Request, response: Response) -> None:
     value = csrf_value(request)
     if request.cookies.get(CSRF_COOKIE) != value:
-        response.set_cookie(CSRF_COOKIE, value, httponly=True, samesite="strict", path="/",
-                            secure=request.url.scheme == "https")
+        response.set_cookie(CSRF_COOKIE, value, httponly=True, samesite="strict",
+                            path=cookie_path(request), secure=request.url.scheme == "https")
 
 
 def login_redirect_target(next_path: str) -> str:

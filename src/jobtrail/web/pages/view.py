@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -20,9 +21,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from jobtrail.durations import format_duration, format_relative
+from jobtrail.web.pages.mount import root_of, route_path
 from jobtrail.web.pages.static import asset_url
 
-__all__ = ["csp", "environment", "render", "security_headers"]
+__all__ = ["csp", "environment", "render", "security_headers", "warm"]
 
 STATE_TONES = {
     "succeeded": "ok", "failed": "bad", "killed": "bad", "lost": "bad", "cancelled": "muted",
@@ -100,6 +102,21 @@ def _field(obj: Any, key: str) -> Any:
     return getattr(obj, key, None)
 
 
+_ROOT: ContextVar[str] = ContextVar("jobtrail_root", default="")
+"""The path the app is mounted at while a page renders ('' when it is not mounted)."""
+
+
+def _root() -> str:
+    """Every absolute link on a page starts with this, so a dashboard mounted inside another app
+    (`app.mount("/jobs", asgi_app(...))`) links within its mount. A global, not a template
+    variable, because imported macros see only globals."""
+    return _ROOT.get()
+
+
+def _asset(path: str) -> str:
+    return _ROOT.get() + asset_url(path)
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -113,11 +130,21 @@ def environment() -> Environment:
     env.filters["percent"] = _percent
     env.filters["rate"] = _rate
     env.filters["tone"] = lambda state: STATE_TONES.get(state, "muted")
-    env.globals["asset"] = asset_url
+    env.globals["asset"] = _asset
+    env.globals["root"] = _root
     env.globals["relative"] = format_relative
     env.globals["query"] = _query
     env.globals["field"] = _field
     return env
+
+
+def warm() -> None:
+    """Compile every template and gzip every static file now (about 150 ms), which the first
+    requests after a start would otherwise pay for: the server runs this before it serves."""
+    env = environment()
+    for name in env.list_templates():
+        env.get_template(name)
+    asset_url("app.css")  # builds the table of static files
 
 
 def render(
@@ -126,8 +153,10 @@ def render(
     context: dict[str, Any],
     status: int = 200,
     frame_ancestors: tuple[str, ...] = ("'self'",),
+    cookies: bool = True,
 ) -> HTMLResponse:
-    """The page, with its security headers and the CSRF cookie its forms need."""
+    """The page, with its security headers and the CSRF cookie its forms need (`cookies=False`
+    for a signed embed, which has no forms and must leave no trace in the visitor's browser)."""
     from jobtrail.web.pages.session import csrf_value, ensure_csrf_cookie, viewer_or_none
 
     csrf = csrf_value(request)
@@ -135,9 +164,14 @@ def render(
     now = context.get("now") or time.time()
     dash = request.app.state.dash
     values = {"request": request, "read_only": dash.read_only, "refresh": dash.refresh_seconds,
-              "path": request.url.path, "csrf": csrf, "live": False, **context,
+              "path": route_path(request), "csrf": csrf, "live": False, **context,
               "viewer": viewer, "now": now}
-    html = environment().get_template(template).render(values)
+    mounted = _ROOT.set(root_of(request))
+    try:
+        html = environment().get_template(template).render(values)
+    finally:
+        _ROOT.reset(mounted)
     response = HTMLResponse(html, status_code=status, headers=security_headers(frame_ancestors))
-    ensure_csrf_cookie(request, response)
+    if cookies:
+        ensure_csrf_cookie(request, response)
     return response

@@ -14,7 +14,9 @@
     running: "#00838f", p50: "#1565c0", p95: "#ef6c00", "failure rate": "#c62828" };
   var inFrame = window.top !== window.self;
 
-  function jobUrl(id) { return "/jobs/" + encodeURIComponent(id); }
+  // The path the dashboard is mounted at inside another app ("" when served on its own).
+  var ROOT = document.body.getAttribute("data-root") || "";
+  function jobUrl(id) { return ROOT + "/jobs/" + encodeURIComponent(id); }
   function go(url) {
     if (inFrame) window.open(url, "_blank", "noopener");
     else window.location.assign(url);
