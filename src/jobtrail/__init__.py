@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from jobtrail.client import JobHandle, Trail
 from jobtrail.config import Settings
+from jobtrail.embeds import signed_embed_url
 from jobtrail.errors import (
     ConfigError,
     InvalidEvent,
@@ -46,6 +47,7 @@ __all__ = [
     "Trail",
     "__version__",
     "asgi_app",
+    "signed_embed_url",
 ]
 
 

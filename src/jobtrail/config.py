@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobtrail.durations import parse_duration
+from jobtrail.embeds import check_secret
 from jobtrail.errors import ConfigError, InvalidInput
 from jobtrail.model import RetentionRule
 from jobtrail.retention import DEFAULT_RULES, parse_rules
@@ -33,7 +34,8 @@ class Settings:
     JOBTRAIL_FLUSH_INTERVAL, JOBTRAIL_BATCH_SIZE, JOBTRAIL_BUFFER_SIZE, JOBTRAIL_HEARTBEAT_INTERVAL,
     JOBTRAIL_METRICS_MAX_NAMES;
     for the server JOBTRAIL_TOKENS (comma-separated "scopes:token") and JOBTRAIL_TOKENS_FILE (one
-    "scopes:token" per line, # comments), JOBTRAIL_MAX_EVENTS, JOBTRAIL_MAX_BODY_BYTES.
+    "scopes:token" per line, # comments), JOBTRAIL_MAX_EVENTS, JOBTRAIL_MAX_BODY_BYTES,
+    JOBTRAIL_EMBED_SECRET (or JOBTRAIL_EMBED_SECRET_FILE, a file holding it).
     """
 
     url: str | None = None
@@ -51,7 +53,13 @@ class Settings:
     max_body_bytes: int = 10 * 1024 * 1024
     metrics_max_names: int = 200
     """Job names (and queues) /metrics labels by name; the rest fold into `other`."""
+    embed_secret: str | None = field(default=None, repr=False)
+    """Key of signed embed links (at least 32 characters); None turns them off. Never shown."""
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.embed_secret is not None:
+            check_secret(self.embed_secret)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -73,6 +81,7 @@ class Settings:
                 max_events=int(env.get("JOBTRAIL_MAX_EVENTS", 10_000)),
                 max_body_bytes=int(env.get("JOBTRAIL_MAX_BODY_BYTES", 10 * 1024 * 1024)),
                 metrics_max_names=_positive("JOBTRAIL_METRICS_MAX_NAMES", env, 200),
+                embed_secret=_embed_secret(env),
             )
         except (InvalidInput, ValueError) as exc:
             raise ConfigError(f"invalid jobtrail setting: {exc}") from None
@@ -99,3 +108,14 @@ def _tokens(env: Mapping[str, str]) -> tuple[str, ...]:
             raise ConfigError(f"cannot read JOBTRAIL_TOKENS_FILE {path!r}: {exc}") from None
         specs += [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
     return tuple(specs)
+
+
+def _embed_secret(env: Mapping[str, str]) -> str | None:
+    secret = env.get("JOBTRAIL_EMBED_SECRET", "").strip()
+    path = env.get("JOBTRAIL_EMBED_SECRET_FILE")
+    if path and not secret:
+        try:
+            secret = Path(path).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read JOBTRAIL_EMBED_SECRET_FILE {path!r}: {exc}") from None
+    return secret or None

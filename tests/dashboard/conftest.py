@@ -47,7 +47,8 @@ XSS_RESOURCE = "Evil:" + XSS["js"]
 KILLABLE = "kill-me"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free loopback port, for a second server that a test starts itself."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -102,16 +103,17 @@ Serve = Callable[..., Server]
 
 @pytest.fixture(scope="package")
 def serve_dash(demo_url: str) -> Iterator[Serve]:
-    """`serve_dash(tokens=(), env={})`: the whole app over the demo database; `env` sets the
-    dashboard's own variables (JOBTRAIL_FRAME_ORIGINS, JOBTRAIL_READ_ONLY) while it is built."""
+    """`serve_dash(tokens=(), env={}, embed_secret=None)`: the whole app over the demo database;
+    `env` sets the dashboard's own variables (JOBTRAIL_FRAME_ORIGINS, JOBTRAIL_READ_ONLY) while it
+    is built."""
     servers: list[Server] = []
 
     def start(tokens: tuple[str, ...] = (), env: dict[str, str] | None = None,
-              port: int | None = None) -> Server:
+              port: int | None = None, embed_secret: str | None = None) -> Server:
         saved = {k: os.environ.get(k) for k in env or {}}
         os.environ.update(env or {})
         try:
-            app = asgi_app(demo_url, Settings(tokens=tokens))
+            app = asgi_app(demo_url, Settings(tokens=tokens, embed_secret=embed_secret))
         finally:
             for k, v in saved.items():
                 if v is None:

@@ -3,22 +3,13 @@ JOBTRAIL_FRAME_ORIGINS allows; full pages refuse to be framed by it."""
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from .conftest import Serve, Server, Watched, start_server
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from .conftest import Serve, Server, Watched, free_port, start_server
 
 
 def _host_site(target: str) -> Starlette:
@@ -35,7 +26,7 @@ def _host_site(target: str) -> Starlette:
 
 def test_an_embed_renders_inside_an_iframe_on_an_allowed_origin(serve_dash: Serve,
                                                                 watched: Watched) -> None:
-    host_port = _port()
+    host_port = free_port()
     origin = f"http://127.0.0.1:{host_port}"
     dash = serve_dash(env={"JOBTRAIL_FRAME_ORIGINS": origin})
     host = start_server(_host_site(dash.url), host_port)
@@ -65,7 +56,7 @@ def test_embed_and_page_headers_say_who_may_frame_them(serve_dash: Serve, dash: 
 
 def test_a_full_page_is_not_rendered_inside_another_origins_iframe(serve_dash: Serve,
                                                                   watched: Watched) -> None:
-    host_port = _port()
+    host_port = free_port()
     dash = serve_dash(env={"JOBTRAIL_FRAME_ORIGINS": f"http://127.0.0.1:{host_port}"})
     host = start_server(_host_site(dash.url), host_port)
     try:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from . import db, demo, export, health, operating, reading, run, serve
+from . import db, demo, embed, export, health, operating, reading, run, serve
 from .alerts import alerts
 from .context import Cli
 
@@ -57,6 +57,7 @@ app.command("serve")(serve.serve)
 app.command("health")(health.health)
 app.command("run", context_settings={"allow_interspersed_args": False})(run.run)
 app.command("alerts")(alerts)
+app.command("embed-url")(embed.embed_url)
 app.add_typer(db.app, name="db")
 app.add_typer(export.app, name="export")
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 import jobtrail
 from jobtrail.alerts.scheduler import start_alerts
@@ -13,11 +14,12 @@ from jobtrail.config import Settings
 from jobtrail.health import HealthSettings
 from jobtrail.health.sweeper import stall_sweeper
 from jobtrail.store import Store, open_store
-from jobtrail.web import errors, fleet_api
+from jobtrail.web import embeds_api, errors, fleet_api
 from jobtrail.web.alerts import router as alerts_router
 from jobtrail.web.api import metrics_router, router
 from jobtrail.web.auth import TokenTable
 from jobtrail.web.pages import install as install_dashboard
+from jobtrail.web.pages import warm as warm_dashboard
 from jobtrail.web.responses import JsonResponse
 
 __all__ = ["app_from_env", "asgi_app"]
@@ -32,6 +34,7 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(warm_dashboard)
         alert_scheduler = start_alerts(store)  # evaluates alert rules in the background
         try:
             async with stall_sweeper(store, app.state.health):
@@ -59,6 +62,7 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
     errors.install(app)
     app.include_router(router)
     app.include_router(fleet_api.router)
+    app.include_router(embeds_api.router)
     app.include_router(metrics_router)
     app.include_router(alerts_router)
     install_dashboard(app)

@@ -11,6 +11,8 @@ __all__ = [
     "BatchOut",
     "BulkIn",
     "BulkOut",
+    "EmbedIn",
+    "EmbedOut",
     "ErrorOut",
     "EventsIn",
     "FilterIn",
@@ -199,3 +201,21 @@ class HealthOut(BaseModel):
     status: str = Field(description="the same as level (kept for API v1 clients)")
     checked_at: float = Field(description="when the checks ran, Unix seconds")
     checks: list[CheckOut]
+
+
+class EmbedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    chart: str = Field(description="throughput, failure-rate, load, run-compare, busy, gantt, "
+                                   "duration-trend, wait or heatmap")
+    params: dict[str, str] = Field(default_factory=dict, description=(
+        "The chart's query parameters, e.g. {\"name\": \"reports.send\", \"range\": \"7d\"} or "
+        "{\"batch\": \"req-7\", \"highlight\": \"job-3\"}; unknown ones are refused"))
+    expires_in: str | float = Field("1d", description="how long the link works: a span such as "
+                                                      "\"30d\" or seconds; at most 366d")
+    base_url: str | None = Field(None, description=(
+        "The server's public URL to put in the link (behind a proxy); default: this request's"))
+
+
+class EmbedOut(BaseModel):
+    url: str = Field(description="the signed link: /embed/<chart>?<params>&expires=&signature=")
+    expires: int = Field(description="when the link stops working, Unix seconds")
