@@ -81,6 +81,14 @@ def _events() -> list[dict[str, Any]]:
     return out
 
 
+def beat(url: str, *jobs: str) -> None:
+    """A heartbeat now for running jobs a test acts on: the served app's stall sweeper marks a job
+    silent for the stall timeout (5 minutes) `lost`, and this package runs longer than that."""
+    with Trail(url, settings=Settings()) as trail:
+        result = trail.ingest([{"job_id": job, "type": "heartbeat", "at": time.time()} for job in jobs])
+        assert not result.rejected, result.rejected
+
+
 @pytest.fixture(scope="package")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('dash') / 'demo.db'}"

@@ -14,7 +14,7 @@ from jobtrail.demo_fleet import fleet
 from jobtrail.model import JobFilter
 from jobtrail.store import open_store
 
-from .conftest import KILLABLE, Server, Watched
+from .conftest import KILLABLE, Server, Watched, beat
 
 
 @pytest.fixture(scope="package")
@@ -122,7 +122,9 @@ def test_filters_and_keyset_pagination(dash: Server, watched: Watched, demo_url:
     assert len(seen) == len(set(seen)) == expected
 
 
-def test_kill_from_the_job_page_changes_its_state(dash: Server, watched: Watched) -> None:
+def test_kill_from_the_job_page_changes_its_state(dash: Server, watched: Watched,
+                                                  demo_url: str) -> None:
+    beat(demo_url, KILLABLE)
     watched.open(dash.url + f"/jobs/{KILLABLE}")
     assert watched.page.locator("h1 .state").inner_text() == "started"
     watched.page.click("#kill")
@@ -135,6 +137,7 @@ def test_kill_from_the_job_page_changes_its_state(dash: Server, watched: Watched
 
 def test_bulk_kill_shows_the_dry_run_count_first_then_kills(dash: Server, watched: Watched,
                                                             demo_url: str) -> None:
+    beat(demo_url, "bulk-1", "bulk-2", "bulk-3")
     watched.open(dash.url + "/jobs?name=bulk_target")
     watched.page.click("#bulk-kill")
     watched.page.wait_for_load_state("load")
