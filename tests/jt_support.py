@@ -44,16 +44,16 @@ class LiveServer:
         assert not self.thread.is_alive(), "the test server did not stop"
 
 
-def start_server(app: Any, port: int | None = None) -> LiveServer:
+def start_server(app: Any, port: int | None = None, **config: Any) -> LiveServer:
     """Bind first (port 0: any free one), then serve on that socket, so no other process can take
-    the port between choosing and listening."""
+    the port between choosing and listening. `config`: more uvicorn settings (with `ssl_certfile`
+    the URL is https)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port or 0))
     bound = sock.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=bound, log_level="warning", ws="none",
-                            lifespan="on")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=bound, log_level="warning",
+                                           ws="none", lifespan="on", **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
                               name="uvicorn-test-server")
     thread.start()
@@ -65,4 +65,5 @@ def start_server(app: Any, port: int | None = None) -> LiveServer:
             sock.close()
             raise AssertionError("the test server did not start")
         time.sleep(0.01)
-    return LiveServer(f"http://127.0.0.1:{bound}", bound, server, thread, sock)
+    scheme = "https" if config.get("ssl_certfile") else "http"
+    return LiveServer(f"{scheme}://127.0.0.1:{bound}", bound, server, thread, sock)

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from jobtrail.client.connection import NoAnswer, Reply, ServerConnection
 from jobtrail.client.forks import process_flag, reinit_lock
 from jobtrail.client.ids import new_job_id
 from jobtrail.client.remote import (
@@ -34,7 +33,7 @@ from jobtrail.client.remote import (
     encode_event,
     events_body,
     ingest_result,
-    open_http,
+    request_headers,
 )
 from jobtrail.client.spill import Spill
 from jobtrail.client.writer import WriterStats
@@ -93,7 +92,7 @@ class HttpSink:
     def _init_state(self) -> None:
         self._here = process_flag()  # emptied in a forked child: `_forked()` starts over there
         self._lock = threading.RLock()
-        self._client: httpx.Client | None = None
+        self._client: ServerConnection | None = None
         self._delay = 0.0  # the current backoff; 0 while the server answers
         self._next_try = 0.0  # monotonic time before which no request is made
         self._next_adopt = 0.0
@@ -148,7 +147,7 @@ class HttpSink:
                 if response is None:
                     self._to_spill(self._encode(events))
                     return IngestResult(accepted=0)
-                if response.status_code != 413:
+                if response.status != 413:
                     return self._result(response, len(events))
             lines = self._encode(events)
             accepted, control = 0, {}
@@ -224,9 +223,9 @@ class HttpSink:
                 with contextlib.suppress(Exception):  # a callback must not stop the replay
                     self.on_result(result)
 
-    def _http(self) -> httpx.Client:
+    def _http(self) -> ServerConnection:
         if self._client is None:
-            self._client = open_http(self.url, self.token)
+            self._client = ServerConnection(self.url, request_headers(self.token))
         return self._client
 
     def _post(self, lines: Sequence[bytes]) -> IngestResult | None:
@@ -234,28 +233,27 @@ class HttpSink:
         response = self._request(events_body(lines))
         if response is None:
             return None
-        if response.status_code == 413 and len(lines) > 1:  # the server's limits are lower: halve
+        if response.status == 413 and len(lines) > 1:  # the server's limits are lower: halve
             return self._post_halves(lines)
         return self._result(response, len(lines))
 
-    def _request(self, body: bytes) -> httpx.Response | None:
+    def _request(self, body: bytes) -> Reply | None:
         """POST a body of events. None when it should be retried later (backoff scheduled)."""
         try:
-            response = self._http().post("/api/v1/events", content=body,
-                                         headers={"Content-Type": "application/json"})
-        except httpx.HTTPError as exc:
-            self._failed(f"{type(exc).__name__}: {exc}")
+            response = self._http().request("POST", "/api/v1/events", body)
+        except (NoAnswer, ValueError) as exc:  # ValueError: a proxy setting it cannot use
+            self._failed(str(exc))
             return None
-        status = response.status_code
+        status = response.status
         if status in (408, 429) or status >= 500:
-            self._failed(f"HTTP {status}", response.headers.get("retry-after"))
+            self._failed(f"HTTP {status}", response.retry_after)
             return None
         self._answered()
         return response
 
-    def _result(self, response: httpx.Response, count: int) -> IngestResult:
+    def _result(self, response: Reply, count: int) -> IngestResult:
         """What the server's answer to `count` events says (a refusal is counted and logged)."""
-        status = response.status_code
+        status = response.status
         if not response.is_success:
             self.rejected += count
             hint = " (the token needs the ingest scope)" if status in (401, 403) else ""

@@ -6,20 +6,30 @@ opening a database. HTTP errors map onto jobtrail's own error tree, so code that
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
-from typing import Any, NoReturn, cast
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, NoReturn, cast
+from urllib.parse import quote, urlencode
 
-import httpx
-
+from jobtrail.client.connection import (
+    CONNECT_TIMEOUT,
+    READ_TIMEOUT,
+    NoAnswer,
+    Reply,
+    ServerConnection,
+    ssl_context,
+)
 from jobtrail.client.forks import process_flag, reinit_lock
 from jobtrail.errors import ConfigError, Conflict, InvalidInput, JobtrailError, NotFound, StoreError
 from jobtrail.ingest import IngestResult, Rejection
 from jobtrail.model import BatchSummary, Job, JobFilter, Page, Stats
 from jobtrail.query import JobQuery, Progress
 from jobtrail.store.base import Store
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "MAX_REQUEST_BYTES",
@@ -31,10 +41,9 @@ __all__ = [
     "error_for",
     "is_server_url",
     "open_http",
+    "request_headers",
 ]
 
-CONNECT_TIMEOUT = 2.0  # seconds
-READ_TIMEOUT = 10.0  # seconds
 MAX_REQUEST_EVENTS = 5_000
 """Events per POST, half the server's default limit of 10,000."""
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
@@ -46,18 +55,25 @@ def is_server_url(url: str) -> bool:
     return url.startswith(("http://", "https://"))
 
 
-def open_http(url: str, token: str | None) -> httpx.Client:
-    """A client for one server: bearer token, JSON, connect 2 s / read 10 s. Certificates are
-    loaded only for https: loading them costs ~40 ms of CPU per client, which a plain-http
-    worker would otherwise pay in the middle of its first jobs."""
+def request_headers(token: str | None) -> dict[str, str]:
+    """What every request to a server carries: JSON, who sends it, the bearer token."""
     from jobtrail import __version__
 
     headers = {"Accept": "application/json", "User-Agent": f"jobtrail/{__version__}"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def open_http(url: str, token: str | None) -> httpx.Client:
+    """An httpx client for the CLI's own requests to a server: bearer token, JSON, connect 2 s /
+    read 10 s, the CAs a Trail trusts. (A Trail itself uses `connection`, which loads less.)"""
+    import httpx
+
     timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
-    return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout,
-                        verify=url.startswith("https://"))
+    verify: ssl.SSLContext | bool = ssl_context() if url.startswith("https://") else False
+    return httpx.Client(base_url=url.rstrip("/"), headers=request_headers(token), timeout=timeout,
+                        verify=verify)
 
 
 def _jsonable(value: Any) -> Any:
@@ -100,13 +116,13 @@ def ingest_result(data: Any, offset: int = 0) -> IngestResult:
     )
 
 
-def error_for(response: httpx.Response, url: str) -> JobtrailError:
+def error_for(response: Reply, url: str) -> JobtrailError:
     """The jobtrail error an HTTP error answer stands for, with the server's own message."""
     try:
         message = str(response.json()["error"])
     except (ValueError, KeyError, TypeError):
-        message = response.text[:200].strip() or response.reason_phrase
-    status = response.status_code
+        message = response.text[:200].strip() or response.reason
+    status = response.status
     if status == 404:
         return NotFound(message)
     if status == 409:
@@ -135,9 +151,12 @@ class _NoStore:
 class RemoteClient:
     """Synchronous calls to one server, for reads and operations in the caller's thread.
 
-    Its connection pool is separate from the background sink's, and a forked child opens its own
-    (on its first call there, see `forks`).
+    Each call borrows an idle kept-alive connection or opens one (up to `IDLE_CONNECTIONS` are
+    kept), so threads never share one. They are separate from the background sender's, and a
+    forked child opens its own (on its first call there, see `forks`).
     """
+
+    IDLE_CONNECTIONS = 4
 
     def __init__(self, url: str, token: str | None) -> None:
         self.url = url.rstrip("/")
@@ -146,41 +165,63 @@ class RemoteClient:
         self._init_state()
 
     def _init_state(self) -> None:
-        self._here = process_flag()  # emptied in a forked child: `_http()` starts over there
+        self._here = process_flag()  # emptied in a forked child: `_borrow()` starts over there
         self._lock = threading.Lock()
-        self._client: httpx.Client | None = None
+        self._idle: list[ServerConnection] = []
 
     def _forked(self) -> None:
         with reinit_lock():
             if not self._here:
                 self._init_state()  # the parent's connections are the parent's: never close them
 
-    def _http(self) -> httpx.Client:
+    def _borrow(self) -> ServerConnection:
         if not self._here:
             self._forked()
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = open_http(self.url, self.token)
-        return self._client
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return ServerConnection(self.url, request_headers(self.token))
+
+    def _give_back(self, conn: ServerConnection) -> None:
+        with self._lock:
+            if self._here and len(self._idle) < self.IDLE_CONNECTIONS:
+                self._idle.append(conn)
+                return
+        conn.close()
 
     def call(self, method: str, path: str, *, params: Any = None, body: Any = None,
              content: bytes | None = None) -> Any:
         """The decoded JSON answer; an error answer or no answer raises a `JobtrailError`."""
-        headers = {"Content-Type": "application/json"} if content is not None else None
+        if params:
+            path = f"{path}?{urlencode(params, doseq=True)}"
+        if body is not None:
+            content = encode_event(body)
+        conn = self._borrow()
         try:
-            response = self._http().request(method, path, params=params, json=body, content=content,
-                                            headers=headers)
-        except httpx.TimeoutException as exc:
-            raise StoreError(f"the server at {self.url} did not answer in time ({exc})") from None
-        except httpx.HTTPError as exc:
+            response = conn.request(method, path, content)
+        except NoAnswer as exc:
+            conn.close()
+            if exc.timed_out:
+                raise StoreError(f"the server at {self.url} did not answer in time ({exc})") from None
             raise StoreError(f"server unreachable at {self.url}: {exc}") from None
+        except ValueError as exc:  # a proxy setting it cannot use
+            raise StoreError(f"cannot reach {self.url}: {exc}") from None
+        self._give_back(conn)
         if not response.is_success:
             raise error_for(response, self.url)
         try:
             return response.json()
         except ValueError:
             raise StoreError(f"the server at {self.url} answered with something other than JSON") from None
+
+    def close(self) -> None:
+        """Close the idle connections (a later call opens new ones)."""
+        if not self._here:
+            self._forked()
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
     def ingest(self, events: Iterable[Any]) -> IngestResult:
         """POST events now, in as many requests as the limits need; rejections keep their index."""
@@ -212,13 +253,6 @@ class RemoteClient:
     def batch(self, batch_id: str) -> BatchSummary:
         return BatchSummary.from_dict(self.call("GET", f"/api/v1/batches/{quote(batch_id, safe='')}"))
 
-    def close(self) -> None:
-        if not self._here:
-            self._forked()
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
 
 
 def filter_params(flt: JobFilter) -> list[tuple[str, str]]:

@@ -55,7 +55,7 @@ class Trail:
         self._sink: HttpSink | None = None
         send: Callable[[list[dict[str, Any]]], Any] = self._send
         tick: Callable[[], None] = self._beat
-        if self.url.startswith(("http://", "https://")):  # a server; httpx is loaded only then
+        if self.url.startswith(("http://", "https://")):  # a server: its HTTP modules load only then
             if store is not None:
                 raise ConfigError("a Trail talks either to a server URL or to a store, not both")
             self._remote, self._sink = _remote(self.url, self.token, self.settings, self._on_result)
@@ -399,20 +399,18 @@ class Trail:
 
 def _remote(url: str, token: str | None, settings: Settings,
             on_result: Callable[[IngestResult], None]) -> tuple[RemoteClient, HttpSink]:
-    """The HTTP side of a Trail; imported only here, so database-only processes never load httpx."""
-    import httpx
-
+    """The HTTP side of a Trail; imported only here, so database-only processes load none of it."""
+    from jobtrail.client.connection import server_host
     from jobtrail.client.http_sink import BACKOFF_MAX, SPILL_MAX_BYTES, HttpSink
     from jobtrail.client.remote import RemoteClient
 
     try:
-        if not httpx.URL(url).host:
-            raise ConfigError(f"the server URL {url!r} names no host")
+        server_host(url)
         extra = settings.extra
         spill_dir = Path(extra["spill_dir"]) if extra.get("spill_dir") else None
         spill_max = int(extra.get("spill_max_bytes", SPILL_MAX_BYTES))
         backoff_max = float(extra.get("retry_max_seconds", BACKOFF_MAX))
-    except (httpx.InvalidURL, ValueError) as exc:
+    except ValueError as exc:
         raise ConfigError(f"invalid server URL or setting: {exc}") from None
     sink = HttpSink(url, token, spill_dir=spill_dir, spill_max_bytes=spill_max,
                     backoff_max=backoff_max, on_result=on_result)
