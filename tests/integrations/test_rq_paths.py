@@ -4,6 +4,7 @@ not kept, and RQ's traceback text turned into jobtrail's error."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,13 @@ pytest.importorskip("rq")
 
 from rq.job import JobStatus  # noqa: E402
 
-from jobtrail.integrations.rq import ATTEMPT_META, Queue, SimpleWorker, _error_from_text  # noqa: E402
+from jobtrail.integrations.rq import (  # noqa: E402
+    ATTEMPT_META,
+    Queue,
+    SimpleWorker,
+    _error_from_text,
+    _Outcome,
+)
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "rq"
 
@@ -63,6 +70,21 @@ def test_a_dependent_job_is_scheduled_until_its_dependency_ran(setup: Any) -> No
     assert got.queued_at == pytest.approx(second.enqueued_at.timestamp(), abs=1e-3)
 
 
+def test_the_args_recorded_at_enqueue_are_those_rq_stored(setup: Any) -> None:
+    """The usual call's `queued` event is built on the writer thread; one with lists or dicts is
+    recorded at once, so changing them after the enqueue does not change what is recorded."""
+    _conn, trail, queue = setup
+    items, options = [1, 2], {"mode": "fast"}
+    job = queue.enqueue("tasks.add", items, options=options)
+    items.append(3)
+    options["mode"] = "changed"
+    assert trail.flush(10)
+    got = trail.get(job.id)
+    assert got.state == "queued" and got.name == "tasks.add" and got.queue == "paths"
+    assert got.args == {"args": [[1, 2]], "kwargs": {"options": {"mode": "fast"}}}
+    assert list(queue.fetch_job(job.id).args) == [[1, 2]]  # what RQ stored, for comparison
+
+
 def test_a_job_whose_result_is_not_kept_is_still_recorded_succeeded(setup: Any) -> None:
     conn, trail, queue = setup
     job = queue.enqueue("tasks.add", 1, 2, result_ttl=0)
@@ -89,3 +111,30 @@ def test_rq_traceback_text_becomes_type_message_and_traceback() -> None:
     odd = "Work-horse terminated unexpectedly; waitpid returned 9 (signal 9); "
     assert _error_from_text(odd)["type"] == "Error"
     assert _error_from_text(odd)["message"] == odd.strip()
+
+
+def _in_a_horse(outcome: _Outcome, job_id: str, ended_at: float) -> None:
+    """`outcome.put` in a forked child, as RQ's horse does it."""
+    outcome.clear()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            outcome.put(job_id, ended_at)
+        finally:
+            os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_horse_hands_its_finished_job_to_the_main_process_through_the_shared_page() -> None:
+    """What the forking Worker relies on instead of a Redis read per job: a page written by the
+    forked horse is read by its parent; only the job it names is taken, and only once."""
+    outcome = _Outcome()
+    _in_a_horse(outcome, "job-7", 1234.5)
+    assert outcome.take("job-7") == 1234.5
+    assert outcome.take("job-7") is None  # taken once: the page is empty again
+    _in_a_horse(outcome, "job-7", 1234.5)
+    assert outcome.take("job-8") is None  # another job's end is not this one's
+    too_long = "x" * _Outcome.SIZE
+    _in_a_horse(outcome, too_long, 99.0)
+    assert outcome.take(too_long) is None  # not written: the main process asks Redis instead
