@@ -45,6 +45,16 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 GOAL = 0.95  # jobtrail tasks/s ÷ plain tasks/s
 WORKER_TIMEOUT = 300.0  # seconds for a worker to drain one round
+PINS: dict[str, set[int]] = {}
+"""`--pin`: the CPUs of the measured side ("measured": this process, which publishes, and the
+workers with their horses) and of the jobtrail server ("server"). In a deployment the server runs
+elsewhere; on one small machine its ingest would otherwise take CPU from the worker it measures."""
+
+
+def _pinned(side: str) -> Callable[[], None] | None:
+    """A `preexec_fn` that pins a child process (and what it forks) to `side`'s CPUs."""
+    cpus = PINS.get(side)
+    return None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
 
 
 @dataclass(frozen=True)
@@ -83,7 +93,7 @@ def jobtrail_server(scratch: Path) -> Iterator[str]:
     jobtrail = Path(sys.executable).with_name("jobtrail")  # the venv's command
     proc = subprocess.Popen([str(jobtrail), "--url", f"sqlite:///{db}", "serve", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_pinned("server"))
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -114,7 +124,7 @@ def run_worker(args: list[str], env: dict[str, str], out: Path) -> dict[str, Any
     log = out.with_suffix(".log")
     with log.open("wb") as sink:
         proc = subprocess.Popen(args, env=env, cwd=HERE, stdout=sink, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_pinned("measured"))
     try:
         deadline = time.monotonic() + WORKER_TIMEOUT
         while not out.exists():
@@ -439,7 +449,7 @@ def bench_rq(env: Env) -> list[Row]:
         subprocess.run([str(command), "worker", "--burst", "--url", env.redis_url, "--path",
                         str(HERE), "--worker-class", worker_class, "--logging_level", "WARNING",
                         name], env=worker_env, cwd=HERE, check=True, timeout=WORKER_TIMEOUT,
-                       stdout=subprocess.DEVNULL)
+                       stdout=subprocess.DEVNULL, preexec_fn=_pinned("measured"))
         split = json.loads(split_file.read_text())
         return {"total": _children_cpu() - cpu0, **split}
 
@@ -537,9 +547,19 @@ def main() -> None:
                    help="celery: first tasks of each worker left out of its timing (default 200)")
     p.add_argument("--redis", default="redis://127.0.0.1:6379/15",
                    help="broker; this database is flushed (default redis://127.0.0.1:6379/15)")
+    p.add_argument("--pin", action="store_true",
+                   help="publisher and workers on CPU 0, the jobtrail server on the others (as if "
+                        "it ran on another machine; Redis is not pinned)")
     args = p.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
-    context(tasks=args.jobs, rounds=args.rounds, pool=args.pool, warmup=args.warmup)
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            raise SystemExit("--pin needs at least 2 CPUs")
+        PINS.update(measured={cpus[0]}, server=set(cpus[1:]))
+        os.sched_setaffinity(0, PINS["measured"])
+    context(tasks=args.jobs, rounds=args.rounds, pool=args.pool, warmup=args.warmup,
+            pin="worker CPU 0, server the rest" if args.pin else "no")
     rows: list[Row] = []
     with jobtrail_server(DATA) as url:
         env = Env(url, args.redis, DATA, args.jobs, args.rounds, args.pool, args.warmup)
