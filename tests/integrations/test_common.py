@@ -22,6 +22,7 @@ from jobtrail.integrations.common import (
     never_raise,
     require,
     resources_for,
+    result_snapshot,
     worker_identity,
 )
 
@@ -66,6 +67,25 @@ def test_args_snapshot_redacts_secrets_and_caps_size() -> None:
     big = args_snapshot(("y" * 100_000,), {})
     assert "_truncated" in big and len(big["preview"]) <= 1024
     assert args_snapshot((), {}) is None
+
+
+def test_result_snapshot_keeps_scalars_and_redacts_and_caps_the_rest() -> None:
+    from jobtrail.events import MAX_RESULT_BYTES, REDACTED
+
+    for value in (None, 7, 2.5, True, "done", "x" * 300):
+        assert result_snapshot(value) == value
+    nested = {"rows": 3, "api_key": "k-123", "pages": [{"password": "p"}]}
+    assert result_snapshot(nested) == {"rows": 3, "api_key": REDACTED,
+                                       "pages": [{"password": REDACTED}]}
+    assert nested["api_key"] == "k-123"  # the task's own value is left alone
+    huge = result_snapshot({"blob": "y" * MAX_RESULT_BYTES})
+    assert set(huge) == {"_truncated", "preview"}
+
+    class Unprintable:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    assert result_snapshot(Unprintable()) == {"_unrepresentable": "Unprintable"}
 
 
 def test_clean_labels_keep_what_the_store_accepts() -> None:

@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from jobtrail.client.tracking import JobHandle
 from jobtrail.errors import Killed
-from jobtrail.events import MAX_FUTURE_SECONDS, MAX_RESULT_BYTES, cap_args, redact
+from jobtrail.events import MAX_FUTURE_SECONDS
 from jobtrail.integrations.common import (
     DEFAULT_KILL_POLL_SECONDS,
     KillPoller,
@@ -42,11 +43,12 @@ from jobtrail.integrations.common import (
     plain_call,
     require,
     resources_for,
+    result_snapshot,
     worker_identity,
 )
 
 if TYPE_CHECKING:
-    from jobtrail.client import JobHandle, Trail
+    from jobtrail.client import Trail
     from jobtrail.model import Job
 
 __all__ = ["DEFAULT_WORKER_HEARTBEAT_SECONDS", "CeleryIntegration", "kill_requested", "setup"]
@@ -317,23 +319,19 @@ class CeleryIntegration:
         if task_id is None or not self._ours(task):
             return
         request = task.request
-        described: dict[str, Any] = {}
+        resources = labels = snapshot = None
         if getattr(request, PUBLISHED_HEADER, None) != 1:  # sent by an app without jobtrail
             args, kwargs = tuple(args or ()), dict(kwargs or {})
             options = self._options_of(task.name, task)
-            described = {
-                "resources": resources_for(options.resources, options.run, args, kwargs) or None,
-                "labels": options.labels,
-                "args": args_snapshot(args, kwargs) if self.track_args else None,
-            }
+            resources = resources_for(options.resources, options.run, args, kwargs) or None
+            labels = dict(options.labels) if options.labels else None
+            snapshot = args_snapshot(args, kwargs) if self.track_args else None
         delivery = getattr(request, "delivery_info", None)
-        handle = self.trail.track(
-            task.name, task_id, queue=(delivery.get("routing_key") if delivery else None) or None,
-            batch=_batch(task_id, getattr(request, "group", None), getattr(request, "root_id", None)),
-            **described,
-            worker=_worker_name(),
-            attempt=_attempt(getattr(request, "retries", 0)),
-        )
+        queue = (delivery.get("routing_key") if delivery else None) or None
+        batch = _batch(task_id, getattr(request, "group", None), getattr(request, "root_id", None))
+        # `Trail.track` without its copies: every field here is a fresh snapshot already.
+        handle = JobHandle(self.trail, task_id, task.name, _attempt(getattr(request, "retries", 0)),
+                           (queue, batch, resources, labels, snapshot, _worker_name(), None))
         self._running[task_id] = handle.start()
 
     def _take(self, task_id: str | None) -> JobHandle | None:
@@ -384,7 +382,7 @@ class CeleryIntegration:
         self._republished.discard(task_id or "")
         if state == "SUCCESS" or (state == "IGNORED" and not replaced):
             # (IGNORED: the task raised Ignore; Celery stores no state, but the run did end)
-            handle.finish(None if retval is None else cap_args(redact(retval), MAX_RESULT_BYTES // 2))
+            handle.finish(result_snapshot(retval))
         elif state == "REJECTED":
             handle.fail(RuntimeError("rejected by the task (celery Reject)"))
         else:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jobtrail.events import MAX_ARGS_BYTES, cap_args, redact
+from jobtrail.events import MAX_ARGS_BYTES, MAX_RESULT_BYTES, cap_args, redact
 
 if TYPE_CHECKING:
     from jobtrail.client import Trail
@@ -46,6 +46,7 @@ __all__ = [
     "plain_call",
     "require",
     "resources_for",
+    "result_snapshot",
     "warn_once",
     "worker_identity",
 ]
@@ -144,6 +145,18 @@ def args_snapshot(args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = N
         return cap_args(redact({"args": list(args), "kwargs": dict(kwargs)}), MAX_ARGS_BYTES)
     except Exception:  # noqa: BLE001 - an argument whose repr() raises
         return {"_unrepresentable": f"{len(args)} args, {len(kwargs)} kwargs"}
+
+
+def result_snapshot(value: Any) -> Any:
+    """A task's return value as recorded: a short scalar as it is (nothing in it can be secret
+    or too long, and copying it through JSON costs a task ~10 µs), anything else redacted and
+    capped at half of `MAX_RESULT_BYTES`."""
+    if value is None or _plain((value,)):
+        return value
+    try:
+        return cap_args(redact(value), MAX_RESULT_BYTES // 2)
+    except Exception:  # noqa: BLE001 - a value whose repr() raises
+        return {"_unrepresentable": type(value).__name__}
 
 
 @functools.lru_cache(maxsize=2048)
