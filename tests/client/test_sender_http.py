@@ -79,6 +79,23 @@ def test_a_kept_alive_connection_the_server_closed_is_replaced(tmp_path: Path) -
     assert _names(db_url) == ["keepalive-0", "keepalive-1"]
 
 
+def test_threads_reading_through_one_trail_each_get_their_own_connection(server: Server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with server.local() as local:
+        local.ingest([{"job_id": f"r{i}", "type": "queued", "at": time.time(), "name": f"read-{i % 3}"}
+                      for i in range(30)])
+    with Trail(server.url, token="tok-r") as trail:
+        def read(i: int) -> tuple[int, int]:
+            return trail.jobs(name=f"read-{i % 3}").count(), len(trail.jobs().page(limit=50).jobs)
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(read, range(80)))
+        assert answers == [(10, 30)] * 80
+        idle = trail._remote._idle  # type: ignore[union-attr]
+        assert 1 <= len(idle) <= trail._remote.IDLE_CONNECTIONS  # type: ignore[union-attr]
+
+
 # ---- TLS -----------------------------------------------------------------------------------------
 
 
