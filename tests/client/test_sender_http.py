@@ -22,6 +22,7 @@ import pytest
 from jobtrail import Settings, Trail
 from jobtrail.client.connection import ServerConnection, ssl_context
 from jobtrail.client.remote import encode_event, events_body, request_headers
+from jobtrail.errors import StoreError
 from jobtrail.web import asgi_app
 from jt_support import need, start_server
 
@@ -163,8 +164,6 @@ def test_https_with_a_certificate_the_environment_trusts(https_server: HttpsServ
 def test_https_refuses_a_certificate_nobody_trusts(https_server: HttpsServer, trusted: pytest.MonkeyPatch,
                                                    remote_settings: RemoteSettings,
                                                    caplog: pytest.LogCaptureFixture) -> None:
-    from jobtrail.errors import StoreError
-
     caplog.set_level(logging.WARNING, logger="jobtrail")
     with Trail(https_server.url, settings=remote_settings()) as trail:
         with trail.track("never-trusted"):
@@ -264,4 +263,6 @@ def test_a_proxy_the_sender_cannot_use_is_reported_not_raised(
             pass
         assert not trail.flush(0.3)
         assert trail.stats.spilled == 2
+        with pytest.raises(StoreError, match="unsupported proxy 'socks5:"):
+            trail.jobs().count()
     assert "unsupported proxy 'socks5://127.0.0.1:1080'" in caplog.text

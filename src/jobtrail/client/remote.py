@@ -196,16 +196,16 @@ class RemoteClient:
             path = f"{path}?{urlencode(params, doseq=True)}"
         if body is not None:
             content = encode_event(body)
-        conn = self._borrow()
+        try:
+            conn = self._borrow()
+        except ValueError as exc:  # a proxy setting it cannot use
+            raise StoreError(f"cannot reach {self.url}: {exc}") from None
         try:
             response = conn.request(method, path, content)
         except NoAnswer as exc:
-            conn.close()
             if exc.timed_out:
                 raise StoreError(f"the server at {self.url} did not answer in time ({exc})") from None
             raise StoreError(f"server unreachable at {self.url}: {exc}") from None
-        except ValueError as exc:  # a proxy setting it cannot use
-            raise StoreError(f"cannot reach {self.url}: {exc}") from None
         self._give_back(conn)
         if not response.is_success:
             raise error_for(response, self.url)
