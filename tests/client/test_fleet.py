@@ -82,3 +82,30 @@ def test_a_heartbeat_is_sent_in_the_background_without_any_job_or_flush(
     while not trail.store.workers() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [w["id"] for w in trail.store.workers()] == ["lonely"]
+
+
+def test_a_send_waits_for_the_delivery_another_thread_has_in_progress() -> None:
+    """`Trail.flush` relies on this: the writer thread may have taken the pending heartbeats and
+    still be posting them; a flush that returned True then would let a read miss them (as CI saw)."""
+    import threading
+
+    from jobtrail.client.outbox import Outbox
+
+    delivered: list[tuple[str, list[dict[str, Any]]]] = []
+    release = threading.Event()
+
+    def deliver(kind: str, items: list[dict[str, Any]]) -> None:
+        release.wait(10)  # a slow server
+        delivered.append((kind, items))
+
+    box = Outbox(deliver, lambda kind, exc: None)
+    box.put("workers", "w1", {"id": "w1"})
+    writer = threading.Thread(target=box.send)
+    writer.start()
+    while len(box):  # until the "writer" has taken the batch
+        pass
+    assert box.send(timeout=0.1) is False and delivered == []  # still in flight: not done
+    release.set()
+    assert box.send(timeout=5) is True
+    assert delivered == [("workers", [{"id": "w1"}])]  # delivered before send returned
+    writer.join(5)

@@ -27,9 +27,14 @@ class Outbox:
         with self._lock:
             self._pending.setdefault(kind, {})[key] = value
 
-    def send(self) -> bool:
-        """Deliver what is pending; True when nothing is left over."""
-        with self._sending:
+    def send(self, timeout: float = -1) -> bool:
+        """Deliver what is pending; True when nothing is left over. A delivery in progress on
+        another thread (the writer's) is waited for first, up to `timeout` seconds (-1: no
+        limit; False if it is still running): so True means that everything put before this call
+        has been delivered, not merely taken by that thread."""
+        if not self._sending.acquire(timeout=timeout):
+            return False
+        try:
             with self._lock:
                 batch, self._pending = self._pending, {}
             ok = True
@@ -44,6 +49,8 @@ class Outbox:
                         for key, value in items.items():
                             newer.setdefault(key, value)
             return ok
+        finally:
+            self._sending.release()
 
     def __len__(self) -> int:
         with self._lock:

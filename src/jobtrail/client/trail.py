@@ -162,8 +162,8 @@ class Trail:
         longer than `timeout`."""
         deadline = time.monotonic() + timeout
         done = self._writer.flush(timeout)
-        if len(self._outbox):
-            done = self._outbox.send() and done
+        # Always: the writer thread may be delivering what it took from the outbox just now.
+        done = self._outbox.send(max(deadline - time.monotonic(), 0.0)) and done
         if self._sink is None or not done:
             return done
         return self._sink.drain(max(deadline - time.monotonic(), 0.0))
