@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from jobtrail.client.connection import NoAnswer, Reply, ServerConnection
-from jobtrail.client.forks import process_flag, reinit_lock
 from jobtrail.client.ids import new_job_id
 from jobtrail.client.remote import (
     MAX_REQUEST_BYTES,
@@ -37,6 +36,7 @@ from jobtrail.client.remote import (
 )
 from jobtrail.client.spill import Spill
 from jobtrail.client.writer import WriterStats
+from jobtrail.forks import process_flag, reinit_lock
 from jobtrail.ingest import IngestResult
 
 __all__ = ["BACKOFF_MAX", "SPILL_MAX_BYTES", "HttpSink", "RemoteStats", "default_spill_dir"]

@@ -21,8 +21,8 @@ from jobtrail.client.connection import (
     ServerConnection,
     ssl_context,
 )
-from jobtrail.client.forks import process_flag, reinit_lock
 from jobtrail.errors import ConfigError, Conflict, InvalidInput, JobtrailError, NotFound, StoreError
+from jobtrail.forks import process_flag, reinit_lock
 from jobtrail.ingest import IngestResult, Rejection
 from jobtrail.model import BatchSummary, Job, JobFilter, Page, Stats
 from jobtrail.query import JobQuery, Progress

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jobtrail.client.forks import process_flag, reinit_lock
+from jobtrail.forks import process_flag, reinit_lock
 
 __all__ = ["Writer", "WriterStats"]
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import random
 import time
-import weakref
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -16,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from jobtrail.errors import InvalidInput, StoreError
+from jobtrail.forks import process_flag, reinit_lock
 from jobtrail.model import JobFilter, RetentionRule
 from jobtrail.rollup import current as current_key
 from jobtrail.states import STATES
@@ -45,14 +44,11 @@ class SqlStore:
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
-        self.engine = create_engine(url)
-        self.dialect = self.engine.dialect.name
+        self._engine = create_engine(url)
+        self._here = process_flag()  # emptied in a forked child: see `engine`
+        self.dialect = self._engine.dialect.name
         self._upsert_jobs = _job_upsert_sql(self.dialect)
         self._series = rollups.SeriesCache()
-        # A forked child must not use the parent's pooled connections (same sockets): it opens
-        # its own, and leaves the parent's alone (close=False), as SQLAlchemy recommends.
-        me = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _dispose_in_child(me))
         try:
             if migrate:
                 from jobtrail.store.sql.migrate import ensure_current
@@ -60,6 +56,19 @@ class SqlStore:
                 ensure_current(self.engine)
         except OperationalError as exc:
             raise StoreError(f"cannot open {self.engine.url!r}: {exc.orig}") from None
+
+    @property
+    def engine(self) -> sa.Engine:
+        """This process's pool. A forked child must not use the parent's pooled connections (the
+        same sockets): on its first use there it lets them go, leaving them to the parent
+        (`dispose(close=False)`, as SQLAlchemy recommends), and opens its own. Checked here, not
+        in an at-fork hook, so a child that never uses the store (an RQ horse) runs none of it."""
+        if not self._here:
+            with reinit_lock():
+                if not self._here:
+                    self._engine.dispose(close=False)
+                    self._here = process_flag()
+        return self._engine
 
     def close(self) -> None:
         self.engine.dispose()
@@ -384,12 +393,6 @@ class SqlStore:
                 sa.select(jobs).where(jobs.c.batch == batch).order_by(jobs.c.created_at)
             ):
                 yield from_row(row)
-
-
-def _dispose_in_child(ref: weakref.ref[SqlStore]) -> None:
-    store = ref()
-    if store is not None:
-        store.engine.dispose(close=False)
 
 
 def _job_upsert_sql(dialect: str) -> str:
