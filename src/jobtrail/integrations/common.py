@@ -311,11 +311,13 @@ def clean_labels(labels: Mapping[str, Any] | None) -> dict[str, str]:
 
 
 def call_fields(declared: Mapping[str, Any], fn: Callable[..., Any] | None,
-                args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+                args: Sequence[Any], kwargs: Mapping[str, Any], *,
+                with_args: bool = True) -> dict[str, Any]:
     """The event fields one call contributes (args, resources, labels, keep), from the task's
-    declaration (`resources=`, `labels=`, `keep=`) and the call's arguments."""
+    declaration (`resources=`, `labels=`, `keep=`) and the call's arguments (`with_args=False`:
+    no args snapshot, for an event after the one that recorded them)."""
     return {
-        "args": args_snapshot(args, kwargs),
+        "args": args_snapshot(args, kwargs) if with_args else None,
         "resources": resources_for(declared.get("resources"), fn, args, kwargs) or None,
         "labels": clean_labels(declared.get("labels")) or None,
         "keep": declared.get("keep"),

@@ -144,9 +144,7 @@ def _fields(job: rq.job.Job, call: tuple[list[Any], dict[str, Any]] | None = Non
         fields["batch"] = str(batch)
     args, kwargs = call if call is not None else _call(job)
     fn, declared = _declared(job)
-    fields.update(call_fields(declared, fn, args, kwargs))
-    if not with_args:
-        del fields["args"]
+    fields.update(call_fields(declared, fn, args, kwargs, with_args=with_args))
     return fields
 
 
