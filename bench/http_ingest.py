@@ -2,7 +2,8 @@
 
 Two sender processes (`--senders`) POST the generated events in batches of 500 (what the background
 writer sends) with a remote `Trail(url).ingest(batch)`, taking every other batch, to one uvicorn
-server (one worker, `jobtrail.web:app_from_env`) on a fresh database. The baseline, in the same run,
+server (`--workers`, default 2, as `jobtrail serve --workers`; `jobtrail.web:app_from_env`) on a
+fresh database. The baseline, in the same run,
 is the same batches through an in-process `Trail(database URL).ingest` on another fresh database.
 The ratio says how much of the in-process rate survives HTTP, JSON, and the server. The HTTP clock
 runs from the moment every sender is ready (events generated, server answering) to the last one done;
@@ -10,6 +11,7 @@ both databases then hold the same number of jobs, or the run fails.
 
     .venv/bin/python bench/http_ingest.py --jobs 20000 --backend sqlite
     .venv/bin/python bench/http_ingest.py --jobs 20000 --backend postgres
+    .venv/bin/python bench/http_ingest.py --jobs 20000 --workers 1   # one server process
 """
 
 from __future__ import annotations
@@ -72,14 +74,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(db_url: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(db_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "JOBTRAIL_URL": db_url}
     env.pop("JOBTRAIL_TOKENS", None)
     env.pop("JOBTRAIL_TOKENS_FILE", None)  # an open server: it listens on loopback only
     log = open(DATA / "http-ingest-server.log", "wb")  # noqa: SIM115 - the server writes it
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "jobtrail.web:app_from_env", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+         "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + START_TIMEOUT
@@ -111,11 +113,11 @@ def in_process(url: str, all_batches: list[list[dict[str, Any]]]) -> tuple[int, 
     return events, spent
 
 
-def over_http(url: str, jobs: int, now: float, senders: int) -> tuple[int, float]:
+def over_http(url: str, jobs: int, now: float, senders: int, workers: int) -> tuple[int, float]:
     port = free_port()
     with Trail(url, settings=Settings()) as trail:
         trail.store  # migrate before the server starts  # noqa: B018
-    server = start_server(url, port)
+    server = start_server(url, port, workers)
     try:
         ctx = multiprocessing.get_context("spawn")
         ready = ctx.Barrier(senders + 1)
@@ -146,6 +148,8 @@ def count(url: str) -> int:
 def main() -> None:
     p = parser(__doc__.split("\n\n")[0], jobs=20_000)
     p.add_argument("--senders", type=int, default=2, help="sender processes (default 2)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="server worker processes, `jobtrail serve --workers` (default 2: one per core here)")
     args = p.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
     if args.backend == "sqlite":
@@ -156,13 +160,14 @@ def main() -> None:
     else:
         local_url = pg_recreate("jobtrail_bench_http_local")
         http_url = pg_recreate("jobtrail_bench_http")
-    context(jobs=args.jobs, backend=args.backend, batch=BATCH, senders=args.senders)
+    context(jobs=args.jobs, backend=args.backend, batch=BATCH, senders=args.senders,
+            workers=args.workers)
     now = time.time()
 
     progress("baseline: in-process Trail.ingest")
     base_events, base_spent = in_process(local_url, batches(args.jobs, now))
     progress(f"HTTP: {args.senders} senders → one server")
-    http_events, http_wall = over_http(http_url, args.jobs, now, args.senders)
+    http_events, http_wall = over_http(http_url, args.jobs, now, args.senders, args.workers)
     if http_events != base_events or count(http_url) != count(local_url):
         raise SystemExit("the two databases differ: the HTTP path lost or added jobs")
 
@@ -174,8 +179,8 @@ def main() -> None:
         f"HTTP ingest: {http_events:,} events ({args.jobs:,} jobs) in batches of {BATCH}, {args.backend}",
         ["path", "seconds", "events/s", "ratio to in-process", "goal", "met"],
         [
-            [f"HTTP: {args.senders} senders → uvicorn (1 worker) → {args.backend}", http_wall, ours,
-             ours / base, goal, met(ok) if ok is not None else ""],
+            [f"HTTP: {args.senders} senders → uvicorn ({args.workers} workers) → {args.backend}",
+             http_wall, ours, ours / base, goal, met(ok) if ok is not None else ""],
             [f"baseline: in-process Trail.ingest → {args.backend} (1 process)", base_spent, base, 1.0,
              "", ""],
         ],

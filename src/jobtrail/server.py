@@ -83,8 +83,9 @@ def serve(
       JOBTRAIL_URL, then the default SQLite file in the user data directory.
     - `host`, `port`: where to listen. Without tokens only a loopback address (127.0.0.0/8, ::1,
       localhost) is allowed; any other raises `ConfigError` unless `insecure` is True.
-    - `workers`: uvicorn worker processes. Several on SQLite work but queue for its single write
-      lock (a warning says so); PostgreSQL is the choice for many writers.
+    - `workers`: uvicorn worker processes. On SQLite they parse and merge events in parallel and
+      take turns only for the writes, so up to one per core speeds up ingest; beyond that they queue
+      for its single write lock (a warning says so). PostgreSQL is the choice for many writers.
     - `root_path`: the path prefix a reverse proxy serves this server under and strips before
       forwarding (e.g. "/jobtrail"), so the dashboard's links and redirects carry it.
     - `settings`: tokens ("scopes:secret") and request limits; default `Settings.from_env()`
@@ -105,10 +106,11 @@ def serve(
     if resolved.startswith(("http://", "https://")):
         raise ConfigError(f"{resolved!r} is a server; serve needs a database URL (sqlite:///, postgresql://)")
     _check_exposure(host, TokenTable(settings.tokens), insecure)
-    if workers > 1 and resolved.startswith("sqlite"):
+    cores = os.cpu_count() or 1
+    if workers > cores and resolved.startswith("sqlite"):
         log.warning(
-            "%d workers on SQLite take turns at its single write lock; use PostgreSQL for many "
-            "concurrent writers", workers,
+            "%d workers on SQLite with %d cores: beyond one per core they only queue for its single "
+            "write lock; use PostgreSQL for many concurrent writers", workers, cores,
         )
     open_store(resolved).close()  # migrate once, so workers never race to upgrade the schema
     _export(settings, resolved)

@@ -138,20 +138,23 @@ def test_the_database_is_migrated_before_workers_start(calls: list[dict[str, Any
         store.close()
 
 
-def test_several_workers_on_sqlite_warn_that_postgresql_is_for_many_writers(
+def test_more_workers_than_cores_on_sqlite_warn_that_postgresql_is_for_many_writers(
     calls: list[dict[str, Any]], sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    workers = (os.cpu_count() or 1) + 1
     with caplog.at_level(logging.WARNING, "jobtrail.server"):
-        serve(sqlite_url, workers=2, settings=Settings())
+        serve(sqlite_url, workers=workers, settings=Settings())
 
     assert "use PostgreSQL" in caplog.text
-    assert calls[0]["workers"] == 2
+    assert calls[0]["workers"] == workers
 
 
-def test_one_worker_on_sqlite_does_not_warn(calls: list[dict[str, Any]], sqlite_url: str,
-                                            caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("workers", [1, os.cpu_count() or 1])
+def test_up_to_one_worker_per_core_on_sqlite_does_not_warn(
+    calls: list[dict[str, Any]], sqlite_url: str, caplog: pytest.LogCaptureFixture, workers: int
+) -> None:
     with caplog.at_level(logging.WARNING, "jobtrail.server"):
-        serve(sqlite_url, settings=Settings())
+        serve(sqlite_url, workers=workers, settings=Settings())
 
     assert caplog.text == ""
 

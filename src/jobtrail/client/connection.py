@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
-from urllib.request import getproxies_environment, proxy_bypass_environment
+from urllib.request import getproxies_environment, proxy_bypass_environment  # type: ignore[attr-defined]
 
 __all__ = ["CONNECT_TIMEOUT", "READ_TIMEOUT", "NoAnswer", "Reply", "ServerConnection", "server_host",
            "ssl_context"]

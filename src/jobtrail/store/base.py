@@ -41,10 +41,12 @@ class Store(Protocol):
     def update(self, job_ids: Sequence[str], change: Change) -> Mapping[str, Record]:
         """Atomically apply `change` to the current records of `job_ids`, and return what it wrote.
 
-        The store locks those jobs, loads the ones that exist, calls `change(current)` (missing ids
-        are absent from `current`), writes the returned records and adds the returned roll-up delta,
-        all in one transaction. Concurrent calls touching the same ids are serialized; a call that
-        fails leaves nothing behind. `change` must be pure: it may be called again on retry.
+        The store loads the ones that exist, calls `change(current)` (missing ids are absent from
+        `current`), writes the returned records and adds the returned roll-up delta, atomically: what
+        is written was changed from the records as they are at the commit. Concurrent calls touching
+        the same ids are serialized; a call that fails leaves nothing behind. `change` must be pure:
+        it may be called again on retry, or when another writer changed those jobs after they were
+        read (SQLite reads and changes them before taking its write lock).
         """
         ...
 

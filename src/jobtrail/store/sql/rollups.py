@@ -11,7 +11,7 @@ import functools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -30,17 +30,20 @@ from jobtrail.store.sql.schema import (
 __all__ = [
     "ALL",
     "RESOLUTIONS",
+    "Rows",
     "SeriesCache",
     "minute_horizon",
+    "pairs",
     "read_counts",
     "read_histogram",
     "read_histograms",
     "read_series_totals",
     "read_states",
     "read_totals",
+    "rows",
     "series_ids",
     "spans",
-    "write",
+    "write_rows",
     "write_states",
 ]
 
@@ -116,6 +119,14 @@ class SeriesCache:
     def rollback(self) -> None:
         self.pending.clear()
 
+    def known(self, pairs: Iterable[Pair]) -> dict[Pair, int] | None:
+        """The committed ids of `pairs`, or None when one has none yet (`resolve` makes it)."""
+        ids = self.ids
+        try:
+            return {pair: ids[pair] for pair in pairs}
+        except KeyError:
+            return None
+
     def resolve(self, conn: sa.Connection, pairs: Iterable[Pair]) -> dict[Pair, int]:
         out: dict[Pair, int] = {}
         missing = []
@@ -156,17 +167,26 @@ def _tiles(t: int) -> tuple[tuple[int, int], ...]:
     return tuple((res, 0 if res == ALL else t - t % res) for res in RESOLUTIONS)
 
 
-def write(conn: sa.Connection, delta: Delta, cache: SeriesCache) -> None:
-    """Add `delta` at every resolution. On PostgreSQL rows go in key order, so concurrent writers
-    lock them in one order and never deadlock; SQLite has one writer at a time and skips the sort."""
-    pairs = {(k[2], k[3]) for k in delta.counts}
-    pairs.update((k[2], k[3]) for k, _ in delta.observed)
-    pairs.update((k[2], k[3]) for k, _ in delta.retracted)
-    pairs.update((name, queue) for name, queue, _ in delta.states)
-    if not pairs:
-        return
-    sids = cache.resolve(conn, pairs)
-    _write_states(conn, delta.states, sids)
+class Rows(NamedTuple):
+    """A delta as the rows it adds to each roll-up table, keys sorted (see `write_rows`)."""
+
+    states: list[tuple[Any, ...]]
+    counts: list[tuple[Any, ...]]
+    hist: list[tuple[Any, ...]]
+    summary: list[tuple[Any, ...]]
+
+
+def pairs(delta: Delta) -> set[Pair]:
+    """Every (name, queue) that `delta` touches."""
+    out = {(k[2], k[3]) for k in delta.counts}
+    out.update((k[2], k[3]) for k, _ in delta.observed)
+    out.update((k[2], k[3]) for k, _ in delta.retracted)
+    out.update((name, queue) for name, queue, _ in delta.states)
+    return out
+
+
+def rows(delta: Delta, sids: Mapping[Pair, int]) -> Rows:
+    """The rows adding `delta` at every resolution, `sids` naming the series of its pairs."""
     tiles: dict[int, tuple[tuple[int, int], ...]] = {}
     counts: dict[tuple[int, ...], int] = defaultdict(int)
     hist: dict[tuple[int, ...], int] = defaultdict(int)
@@ -200,9 +220,22 @@ def write(conn: sa.Connection, delta: Delta, cache: SeriesCache) -> None:
                         s[2] = value
                     if s[3] is None or value > s[3]:
                         s[3] = value
-    upsert(conn, "counts", [(*k, n) for k, n in sorted(counts.items()) if n])
-    upsert(conn, "hist", [(*k, n) for k, n in sorted(hist.items()) if n])
-    upsert(conn, "summary", [(*k, *s) for k, s in sorted(summary.items())])
+    return Rows(
+        states=sorted((sids[(name, queue)], state, n)
+                      for (name, queue, state), n in delta.states.items() if n),
+        counts=[(*k, n) for k, n in sorted(counts.items()) if n],
+        hist=[(*k, n) for k, n in sorted(hist.items()) if n],
+        summary=[(*k, *s) for k, s in sorted(summary.items())],
+    )
+
+
+def write_rows(conn: sa.Connection, r: Rows) -> None:
+    """Add `r` to the tables. On PostgreSQL rows go in key order, so concurrent writers lock them
+    in one order and never deadlock."""
+    upsert(conn, "states", r.states)
+    upsert(conn, "counts", r.counts)
+    upsert(conn, "hist", r.hist)
+    upsert(conn, "summary", r.summary)
 
 
 def write_states(

@@ -19,8 +19,8 @@ from jobtrail.model import JobFilter, RetentionRule
 from jobtrail.rollup import current as current_key
 from jobtrail.states import STATES
 from jobtrail.store.base import Change, Record, RollupHistogram, RollupTotals
-from jobtrail.store.sql import fleet, rollups
-from jobtrail.store.sql.codec import from_row, to_row
+from jobtrail.store.sql import fleet, rollups, writes
+from jobtrail.store.sql.codec import from_row
 from jobtrail.store.sql.engine import WRITE, create_engine
 from jobtrail.store.sql.schema import (
     COLUMNS,
@@ -47,7 +47,7 @@ class SqlStore:
         self._engine = create_engine(url)
         self._here = process_flag()  # emptied in a forked child: see `engine`
         self.dialect = self._engine.dialect.name
-        self._upsert_jobs = _job_upsert_sql(self.dialect)
+        self._upsert_jobs = writes.job_upsert_sql(self.dialect)
         self._series = rollups.SeriesCache()
         try:
             if migrate:
@@ -80,13 +80,11 @@ class SqlStore:
         delay = 0.01
         for attempt in range(_RETRIES):
             try:
-                with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-                    if self.dialect == "postgresql":
-                        self._lock(conn, ids)
-                    current = self._load(conn, ids)
-                    new, delta = change(current)
-                    self._write_jobs(conn, current, new)
-                    rollups.write(conn, delta, self._series)
+                with self.engine.connect() as conn:
+                    if self.dialect == "sqlite":
+                        new = self._update_optimistic(conn, ids, change)
+                    else:
+                        new = self._update_locked(conn, ids, change)
                 self._series.commit()
                 return new
             except (OperationalError, DBAPIError) as exc:
@@ -96,6 +94,40 @@ class SqlStore:
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 1.0)
         raise AssertionError("unreachable")
+
+    def _update_locked(self, conn: sa.Connection, ids: list[str], change: Change) -> Mapping[str, Record]:
+        """PostgreSQL: lock the jobs, then read, change and write them in one transaction. Only
+        these jobs' locks are held meanwhile; roll-up rows are locked from their upsert to the
+        commit, after the Python work, so writers of other jobs proceed in parallel."""
+        with conn.execution_options(**WRITE).begin():
+            self._lock(conn, ids)
+            p = self._plan(self._rows(conn, ids), change)
+            writes.apply(conn, self._upsert_jobs, p, self._series)
+        return p.new
+
+    def _update_optimistic(
+        self, conn: sa.Connection, ids: list[str], change: Change
+    ) -> Mapping[str, Record]:
+        """SQLite: read and change the jobs outside the database-wide write lock, then take it and
+        write. If another connection committed in between (`PRAGMA data_version` moved) and the
+        jobs' rows differ from those read, change them again from the rows under the lock. So the
+        lock is held for the SQL alone, and writers in several processes merge in parallel."""
+        with conn.begin():  # a read snapshot, no lock
+            version = _data_version(conn)
+            seen = self._rows(conn, ids)
+        p = self._plan(seen, change)
+        with conn.execution_options(**WRITE).begin():  # BEGIN IMMEDIATE: the write lock
+            if _data_version(conn) != version:
+                now = self._rows(conn, ids)
+                if now != seen:
+                    p = self._plan(now, change)
+            writes.apply(conn, self._upsert_jobs, p, self._series)
+        return p.new
+
+    def _plan(self, rows: Mapping[str, Any], change: Change) -> writes.Plan:
+        current = {job_id: from_row(row) for job_id, row in rows.items()}
+        new, delta = change(current)
+        return writes.plan(current, new, delta, self._series)
 
     def _lock(self, conn: sa.Connection, ids: list[str]) -> None:
         """Per-job transaction locks, taken in one global order so writers cannot deadlock."""
@@ -108,50 +140,16 @@ class SqlStore:
             {"ids": ids},
         )
 
-    def _load(self, conn: sa.Connection, ids: list[str]) -> dict[str, Record]:
-        out: dict[str, Record] = {}
+    def _rows(self, conn: sa.Connection, ids: list[str]) -> dict[str, Any]:
+        """The stored rows of those `ids` that exist, by id; rows compare equal when unchanged."""
+        out: dict[str, Any] = {}
         for i in range(0, len(ids), _CHUNK):
             for row in conn.execute(sa.select(jobs).where(jobs.c.id.in_(ids[i : i + _CHUNK]))):
-                out[row.id] = from_row(row)
+                out[row.id] = row
         return out
 
-    def _write_jobs(
-        self, conn: sa.Connection, current: Mapping[str, Record], new: Mapping[str, Record]
-    ) -> None:
-        if not new:
-            return
-        conn.exec_driver_sql(self._upsert_jobs, [to_row(r) for _, r in sorted(new.items())])
-        drop_res: list[tuple[Any, ...]] = []
-        add_res: list[tuple[Any, ...]] = []
-        drop_lab: list[tuple[Any, ...]] = []
-        add_lab: list[tuple[Any, ...]] = []
-        for job_id, rec in new.items():
-            old = current.get(job_id)
-            # The index rows are keyed by created_at too: rebuild them when it or they changed.
-            moved = old is None or old["created_at"] != rec["created_at"]
-            if old is None or moved or old["resources"] != rec["resources"]:
-                old_res = _resource_keys(old)
-                new_res = _resource_keys(rec)
-                drop_res.extend(old_res - new_res)
-                add_res.extend(new_res - old_res)
-            if old is None or moved or old["labels"] != rec["labels"]:
-                old_lab = _label_keys(old)
-                new_lab = _label_keys(rec)
-                drop_lab.extend(old_lab - new_lab)
-                add_lab.extend(new_lab - old_lab)
-        _delete_keys(conn, job_resources, ("resource", "created_at", "job_id"), drop_res)
-        _delete_keys(conn, job_labels, ("key", "value", "created_at", "job_id"), drop_lab)
-        if add_res:
-            conn.execute(
-                job_resources.insert(),
-                [{"resource": r, "created_at": c, "job_id": j} for r, c, j in sorted(add_res)],
-            )
-        if add_lab:
-            conn.execute(
-                job_labels.insert(),
-                [{"key": k, "value": v, "created_at": c, "job_id": j}
-                 for k, v, c, j in sorted(add_lab)],
-            )
+    def _load(self, conn: sa.Connection, ids: list[str]) -> dict[str, Record]:
+        return {job_id: from_row(row) for job_id, row in self._rows(conn, ids).items()}
 
     def delete(self, job_ids: Sequence[str]) -> int:
         ids = sorted(set(job_ids))
@@ -161,10 +159,10 @@ class SqlStore:
                 current = self._load(conn, ids)
                 gone = Counter(current_key(r) for r in current.values())
                 rollups.write_states(conn, {k: -n for k, n in gone.items()}, self._series)
-                keys_res = [k for r in current.values() for k in _resource_keys(r)]
-                keys_lab = [k for r in current.values() for k in _label_keys(r)]
-                _delete_keys(conn, job_resources, ("resource", "created_at", "job_id"), keys_res)
-                _delete_keys(conn, job_labels, ("key", "value", "created_at", "job_id"), keys_lab)
+                keys_res = [k for r in current.values() for k in writes.resource_keys(r)]
+                keys_lab = [k for r in current.values() for k in writes.label_keys(r)]
+                writes.delete_keys(conn, job_resources, ("resource", "created_at", "job_id"), keys_res)
+                writes.delete_keys(conn, job_labels, ("key", "value", "created_at", "job_id"), keys_lab)
                 found = sorted(current)
                 for i in range(0, len(found), _CHUNK):
                     chunk = found[i : i + _CHUNK]
@@ -395,16 +393,6 @@ class SqlStore:
                 yield from_row(row)
 
 
-def _job_upsert_sql(dialect: str) -> str:
-    columns = (*COLUMNS, "doc")
-    mark = "%s" if dialect == "postgresql" else "?"
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
-    return (
-        f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
-        f"ON CONFLICT (id) DO UPDATE SET {updates}"
-    )
-
-
 def _counted(flt: JobFilter) -> bool:
     """Whether the current-state counters answer this filter: only names, queues and states."""
     return flt == JobFilter(states=flt.states, names=flt.names, queues=flt.queues)
@@ -422,25 +410,9 @@ def _transient(exc: DBAPIError) -> bool:
     )
 
 
-def _resource_keys(record: Record | None) -> set[tuple[Any, ...]]:
-    if record is None:
-        return set()
-    return {(r, record["created_at"], record["id"]) for r in record["resources"]}
-
-
-def _label_keys(record: Record | None) -> set[tuple[Any, ...]]:
-    if record is None:
-        return set()
-    return {(k, v, record["created_at"], record["id"]) for k, v in record["labels"].items()}
-
-
-def _delete_keys(
-    conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], keys: list[tuple[Any, ...]]
-) -> None:
-    if not keys:
-        return
-    stmt = table.delete().where(*(table.c[c] == sa.bindparam("k_" + c) for c in columns))
-    conn.execute(stmt, [{"k_" + c: v for c, v in zip(columns, key, strict=True)} for key in keys])
+def _data_version(conn: sa.Connection) -> int:
+    """Changes whenever another connection commits to the database (SQLite)."""
+    return int(conn.exec_driver_sql("PRAGMA data_version").scalar_one())
 
 
 def _where(flt: JobFilter, after: tuple[float, str] | None) -> list[Any]:
