@@ -130,7 +130,7 @@ def sqlite_url(path: Path) -> str:
 
 
 def sqlite_remove(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", "-writers"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 

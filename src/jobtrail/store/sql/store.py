@@ -6,7 +6,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from typing import Any
 
@@ -32,6 +32,7 @@ from jobtrail.store.sql.schema import (
     rollup_hist,
     rollup_summary,
 )
+from jobtrail.store.sql.turns import Turns
 
 __all__ = ["SqlStore"]
 
@@ -49,6 +50,9 @@ class SqlStore:
         self.dialect = self._engine.dialect.name
         self._upsert_jobs = writes.job_upsert_sql(self.dialect)
         self._series = rollups.SeriesCache()
+        # SQLite writers queue here for the file's write lock (see turns.py); PostgreSQL has no
+        # database-wide lock to queue for.
+        self._turns = Turns(self._engine.url.database) if self.dialect == "sqlite" else None
         try:
             if migrate:
                 from jobtrail.store.sql.migrate import ensure_current
@@ -72,6 +76,11 @@ class SqlStore:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._turns is not None:
+            self._turns.close()
+
+    def _turn(self) -> AbstractContextManager[None]:
+        return nullcontext() if self._turns is None else self._turns.turn()
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -116,7 +125,7 @@ class SqlStore:
             version = _data_version(conn)
             seen = self._rows(conn, ids)
         p = self._plan(seen, change)
-        with conn.execution_options(**WRITE).begin():  # BEGIN IMMEDIATE: the write lock
+        with self._turn(), conn.execution_options(**WRITE).begin():  # BEGIN IMMEDIATE
             if _data_version(conn) != version:
                 now = self._rows(conn, ids)
                 if now != seen:
@@ -202,7 +211,8 @@ class SqlStore:
     def _write(self) -> Iterator[sa.Connection]:
         """A write transaction (BEGIN IMMEDIATE on SQLite); failures surface as `StoreError`."""
         try:
-            with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            with (self._turn(), self.engine.connect().execution_options(**WRITE) as conn,
+                  conn.begin()):
                 yield conn
         except (OperationalError, DBAPIError) as exc:
             raise StoreError(f"could not write to the store: {exc.orig}") from exc
