@@ -80,6 +80,42 @@ def test_a_kept_alive_connection_the_server_closed_is_replaced(tmp_path: Path) -
     assert _names(db_url) == ["keepalive-0", "keepalive-1"]
 
 
+def test_a_connection_is_renewed_once_it_is_older_than_its_max_age() -> None:
+    """So senders spread over a server's workers: each new connection may go to another one."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Port(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keeps the connection alive
+
+        def do_GET(self) -> None:
+            body = str(self.client_address[1]).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Port)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    conn = ServerConnection(f"http://127.0.0.1:{httpd.server_address[1]}", {}, max_age=0.5)
+    try:
+        # Given two requests in quick succession, Expect one connection (the same client port)
+        first, second = (conn.request("GET", "/").text for _ in range(2))
+        assert first == second
+        # When the connection has served longer than its max age, Expect the next one on a new one
+        time.sleep(0.6)
+        third, fourth = (conn.request("GET", "/").text for _ in range(2))
+        assert third != first
+        assert fourth == third
+    finally:
+        conn.close()
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def test_threads_reading_through_one_trail_each_get_their_own_connection(server: Server) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
