@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,22 +24,27 @@ def _take_turn(path: str, ready: object, took: object) -> None:
         took.value = time.time()  # type: ignore[attr-defined]
 
 
-def test_another_process_waits_for_the_turn_until_the_holder_is_done(tmp_path: Path) -> None:
-    # Given a process holding the turn for the database file
-    path = str(tmp_path / "jt.db")
-    turns = Turns(path)
-    ctx = multiprocessing.get_context("spawn")
-    ready, took = ctx.Event(), ctx.Value("d", 0.0)
+def _waits_while_held(turns: Turns, other: Any, took: Any, ready: Any) -> tuple[Any, float]:
+    """Hold the turn, start `other` (which asks for it), check that it waits; return the process
+    and the moment the turn was released."""
     with turns.turn():
-        # When another process asks for it
-        other = ctx.Process(target=_take_turn, args=(path, ready, took))
         other.start()
         assert ready.wait(30)
         time.sleep(0.3)
-        # Expect it still waiting while the turn is held
-        assert took.value == 0.0
+        assert took.value == 0.0  # still waiting while the turn is held
         released = time.time()
     other.join(30)
+    return other, released
+
+
+def test_another_process_waits_for_the_turn_until_the_holder_is_done(tmp_path: Path) -> None:
+    # Given a process holding the turn for the database file
+    path = str(tmp_path / "jt.db")
+    ctx = multiprocessing.get_context("spawn")
+    ready, took = ctx.Event(), ctx.Value("d", 0.0)
+    # When another process asks for it, Expect it to wait while the turn is held
+    other, released = _waits_while_held(
+        Turns(path), ctx.Process(target=_take_turn, args=(path, ready, took)), took, ready)
     # And its turn to come once the holder is done
     assert other.exitcode == 0
     assert took.value >= released
@@ -55,15 +61,9 @@ def test_a_forked_child_queues_on_its_own_even_if_forked_during_a_turn(tmp_path:
         with turns.turn():  # the same Turns object, inherited
             took.value = time.time()
 
-    with turns.turn():
-        proc = ctx.Process(target=child)
-        proc.start()
-        assert ready.wait(30)
-        time.sleep(0.3)
-        assert took.value == 0.0  # the child waits for the file, not for the inherited lock
-        released = time.time()
-    proc.join(30)
-    # Expect the child to get its turn after the parent's, not to hang on the copied lock
+    # When the child asks for the turn, Expect it to wait for the file, not the copied lock
+    proc, released = _waits_while_held(turns, ctx.Process(target=child), took, ready)
+    # And to get its turn after the parent's, not to hang
     assert proc.exitcode == 0
     assert took.value >= released
 

@@ -221,8 +221,7 @@ def rows(delta: Delta, sids: Mapping[Pair, int]) -> Rows:
                     if s[3] is None or value > s[3]:
                         s[3] = value
     return Rows(
-        states=sorted((sids[(name, queue)], state, n)
-                      for (name, queue, state), n in delta.states.items() if n),
+        states=_state_rows(delta.states, sids),
         counts=[(*k, n) for k, n in sorted(counts.items()) if n],
         hist=[(*k, n) for k, n in sorted(hist.items()) if n],
         summary=[(*k, *s) for k, s in sorted(summary.items())],
@@ -243,14 +242,14 @@ def write_states(
 ) -> None:
     """Add `changes` to the current-state counters ((name, queue, state) → ±jobs)."""
     if changes:
-        _write_states(conn, changes, cache.resolve(conn, {(n, q) for n, q, _ in changes}))
+        sids = cache.resolve(conn, {(n, q) for n, q, _ in changes})
+        upsert(conn, "states", _state_rows(changes, sids))
 
 
-def _write_states(
-    conn: sa.Connection, changes: Mapping[tuple[str, str, str], int], sids: Mapping[Pair, int]
-) -> None:
-    upsert(conn, "states",
-           sorted((sids[(name, queue)], state, n) for (name, queue, state), n in changes.items() if n))
+def _state_rows(
+    changes: Mapping[tuple[str, str, str], int], sids: Mapping[Pair, int]
+) -> list[tuple[Any, ...]]:
+    return sorted((sids[(name, queue)], state, n) for (name, queue, state), n in changes.items() if n)
 
 
 def read_states(

@@ -168,10 +168,7 @@ class SqlStore:
                 current = self._load(conn, ids)
                 gone = Counter(current_key(r) for r in current.values())
                 rollups.write_states(conn, {k: -n for k, n in gone.items()}, self._series)
-                keys_res = [k for r in current.values() for k in writes.resource_keys(r)]
-                keys_lab = [k for r in current.values() for k in writes.label_keys(r)]
-                writes.delete_keys(conn, job_resources, ("resource", "created_at", "job_id"), keys_res)
-                writes.delete_keys(conn, job_labels, ("key", "value", "created_at", "job_id"), keys_lab)
+                writes.unindex(conn, current.values())
                 found = sorted(current)
                 for i in range(0, len(found), _CHUNK):
                     chunk = found[i : i + _CHUNK]

@@ -18,6 +18,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from jobtrail.forks import process_flag, reinit_lock
+
 try:
     import fcntl
 except ImportError:  # Windows: processes fall back to SQLite's busy handler
@@ -33,15 +35,14 @@ class Turns:
 
     def __init__(self, path: str | None) -> None:
         self.path = None if not path or path == ":memory:" else f"{path}-writers"
-        self._pid = -1
+        self._here: list[bool] = []  # `forks.process_flag` once set up in this process
         self._fd: int | None = None
         self._lock = threading.Lock()
-        self._setup = threading.Lock()
 
     @contextmanager
     def turn(self) -> Iterator[None]:
         """Wait for this writer's turn and hold it for the block. Not reentrant."""
-        lock, fd = self._here()
+        lock, fd = self._state()
         with lock:
             if fd is None:
                 yield
@@ -52,16 +53,15 @@ class Turns:
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
-    def _here(self) -> tuple[threading.Lock, int | None]:
+    def _state(self) -> tuple[threading.Lock, int | None]:
         """This process's lock and file. A forked child makes its own: the parent's lock may have
         been held at the fork, and an inherited descriptor shares the parent's `flock`."""
-        if self._pid == os.getpid():
-            return self._lock, self._fd
-        with self._setup:
-            if self._pid != os.getpid():
-                self._lock = threading.Lock()
-                self._fd = self._open()
-                self._pid = os.getpid()
+        if not self._here:
+            with reinit_lock():
+                if not self._here:
+                    self._lock = threading.Lock()
+                    self._fd = self._open()
+                    self._here = process_flag()
         return self._lock, self._fd
 
     def _open(self) -> int | None:
@@ -74,6 +74,6 @@ class Turns:
             return None
 
     def close(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
+        if self._fd is not None and self._here:
             os.close(self._fd)
-        self._fd, self._pid = None, -1
+        self._fd, self._here = None, []

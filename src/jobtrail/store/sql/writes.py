@@ -7,7 +7,7 @@ server processes on one file then merge and encode in parallel and take turns on
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,8 @@ from jobtrail.store.sql import rollups
 from jobtrail.store.sql.codec import to_row
 from jobtrail.store.sql.schema import COLUMNS, job_labels, job_resources
 
-__all__ = ["Plan", "apply", "delete_keys", "job_upsert_sql", "label_keys", "plan", "resource_keys"]
+__all__ = ["Plan", "apply", "delete_keys", "job_upsert_sql", "label_keys", "plan", "resource_keys",
+           "unindex"]
 
 _RESOURCE_KEY = ("resource", "created_at", "job_id")
 _LABEL_KEY = ("key", "value", "created_at", "job_id")
@@ -90,6 +91,13 @@ def apply(conn: sa.Connection, upsert_jobs: str, p: Plan, series: rollups.Series
     if rows is None:
         rows = rollups.rows(p.delta, series.resolve(conn, rollups.pairs(p.delta)))
     rollups.write_rows(conn, rows)
+
+
+def unindex(conn: sa.Connection, records: Iterable[Record]) -> None:
+    """Delete the resource and label index rows of `records` (jobs being deleted)."""
+    records = list(records)
+    delete_keys(conn, job_resources, _RESOURCE_KEY, [k for r in records for k in resource_keys(r)])
+    delete_keys(conn, job_labels, _LABEL_KEY, [k for r in records for k in label_keys(r)])
 
 
 def job_upsert_sql(dialect: str) -> str:
