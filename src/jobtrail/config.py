@@ -35,7 +35,7 @@ class Settings:
     JOBTRAIL_METRICS_MAX_NAMES;
     for the server JOBTRAIL_TOKENS (comma-separated "scopes:token") and JOBTRAIL_TOKENS_FILE (one
     "scopes:token" per line, # comments), JOBTRAIL_MAX_EVENTS, JOBTRAIL_MAX_BODY_BYTES,
-    JOBTRAIL_EMBED_SECRET (or JOBTRAIL_EMBED_SECRET_FILE, a file holding it).
+    JOBTRAIL_EMBED_SECRET (or JOBTRAIL_EMBED_SECRET_FILE, a file holding it), JOBTRAIL_SERVER_WORKERS.
     """
 
     url: str | None = None
@@ -55,6 +55,10 @@ class Settings:
     """Job names (and queues) /metrics labels by name; the rest fold into `other`."""
     embed_secret: str | None = field(default=None, repr=False)
     """Key of signed embed links (at least 32 characters); None turns them off. Never shown."""
+    server_workers: int = 1
+    """Server processes sharing the port (`jobtrail serve --workers` sets it): above 1, a worker
+    busy with one sender's batch asks another sender to reconnect, at most once a second, so
+    senders spread over the workers (`web/balance.py`)."""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -82,6 +86,7 @@ class Settings:
                 max_body_bytes=int(env.get("JOBTRAIL_MAX_BODY_BYTES", 10 * 1024 * 1024)),
                 metrics_max_names=_positive("JOBTRAIL_METRICS_MAX_NAMES", env, 200),
                 embed_secret=_embed_secret(env),
+                server_workers=_positive("JOBTRAIL_SERVER_WORKERS", env, 1),
             )
         except (InvalidInput, ValueError) as exc:
             raise ConfigError(f"invalid jobtrail setting: {exc}") from None

@@ -60,12 +60,13 @@ def _hashed(spec: str) -> str:
     return spec if secret.startswith("sha256:") else f"{scopes}:sha256:{hash_token(secret)}"
 
 
-def _export(settings: Settings, url: str) -> None:
+def _export(settings: Settings, url: str, workers: int) -> None:
     os.environ["JOBTRAIL_URL"] = url
     os.environ["JOBTRAIL_TOKENS"] = ",".join(_hashed(spec) for spec in settings.tokens)
     os.environ.pop("JOBTRAIL_TOKENS_FILE", None)  # its tokens are in JOBTRAIL_TOKENS now
     os.environ["JOBTRAIL_MAX_EVENTS"] = str(settings.max_events)
     os.environ["JOBTRAIL_MAX_BODY_BYTES"] = str(settings.max_body_bytes)
+    os.environ["JOBTRAIL_SERVER_WORKERS"] = str(workers)
 
 
 def serve(
@@ -113,7 +114,7 @@ def serve(
             "write lock; use PostgreSQL for many concurrent writers", workers, cores,
         )
     open_store(resolved).close()  # migrate once, so workers never race to upgrade the schema
-    _export(settings, resolved)
+    _export(settings, resolved, workers)
 
     import uvicorn
 

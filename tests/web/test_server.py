@@ -30,7 +30,7 @@ from jobtrail.web.pages.view import environment
 from jt_support import start_server
 
 EXPORTED = ("JOBTRAIL_URL", "JOBTRAIL_TOKENS", "JOBTRAIL_TOKENS_FILE", "JOBTRAIL_MAX_EVENTS",
-            "JOBTRAIL_MAX_BODY_BYTES")
+            "JOBTRAIL_MAX_BODY_BYTES", "JOBTRAIL_SERVER_WORKERS")
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost", "LocalHost",
@@ -120,7 +120,7 @@ def test_workers_get_the_url_tokens_and_limits_through_the_environment_never_pla
     assert "top,secret" not in env["JOBTRAIL_TOKENS"] and "other" not in env["JOBTRAIL_TOKENS"]
     seen = Settings.from_env({k: v for k, v in env.items() if v})
     assert seen.url == sqlite_url
-    assert (seen.max_events, seen.max_body_bytes) == (7, 1234)
+    assert (seen.max_events, seen.max_body_bytes, seen.server_workers) == (7, 1234, 3)
     table = TokenTable(seen.tokens)
     assert table.scopes("top,secret") == frozenset({"admin", "read"})
     assert table.scopes("other") == frozenset({"ingest", "read"})

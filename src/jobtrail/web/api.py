@@ -118,8 +118,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
     openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": EventsIn.model_json_schema()}}}},
 )
-async def post_events(request: Request) -> dict[str, Any]:
+async def post_events(request: Request, response: Response) -> dict[str, Any]:
     """Record a batch of events; invalid ones are rejected by index, the rest stored."""
+    with request.app.state.balancer.handling() as shed:
+        if shed:  # this worker is busy with another sender: see web/balance.py
+            response.headers["Connection"] = "close"
+        return await _ingest_body(request)
+
+
+async def _ingest_body(request: Request) -> dict[str, Any]:
     settings = request.app.state.settings
     body = await _read_body(request, settings.max_body_bytes)
     try:

@@ -18,6 +18,7 @@ from jobtrail.web import embeds_api, errors, fleet_api
 from jobtrail.web.alerts import router as alerts_router
 from jobtrail.web.api import metrics_router, router
 from jobtrail.web.auth import TokenTable
+from jobtrail.web.balance import Balancer
 from jobtrail.web.pages import install as install_dashboard
 from jobtrail.web.pages import warm as warm_dashboard
 from jobtrail.web.responses import JsonResponse
@@ -59,6 +60,7 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
     app.state.settings = settings
     app.state.tokens = TokenTable(settings.tokens)
     app.state.health = HealthSettings.from_env()
+    app.state.balancer = Balancer(shared=settings.server_workers > 1)
     errors.install(app)
     app.include_router(router)
     app.include_router(fleet_api.router)
