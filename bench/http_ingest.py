@@ -75,13 +75,14 @@ def free_port() -> int:
 
 
 def start_server(db_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "JOBTRAIL_URL": db_url}
+    env = {**os.environ, "JOBTRAIL_URL": db_url, "JOBTRAIL_SERVER_WORKERS": str(workers)}  # as serve
     env.pop("JOBTRAIL_TOKENS", None)
     env.pop("JOBTRAIL_TOKENS_FILE", None)  # an open server: it listens on loopback only
     log = open(DATA / "http-ingest-server.log", "wb")  # noqa: SIM115 - the server writes it
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "jobtrail.web:app_from_env", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)],
+         "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
+         *(["--loop", "asyncio"] if workers > 1 else [])],  # as `jobtrail serve` does
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + START_TIMEOUT

@@ -57,7 +57,7 @@ class Settings:
     """Key of signed embed links (at least 32 characters); None turns them off. Never shown."""
     server_workers: int = 1
     """Server processes sharing the port (`jobtrail serve --workers` sets it): above 1, a worker
-    busy with one sender's batch asks another sender to reconnect, at most once a second, so
+    busy with one sender's batch asks another sender to reconnect, at most four times a second, so
     senders spread over the workers (`web/balance.py`)."""
     extra: Mapping[str, str] = field(default_factory=dict)
 

@@ -16,9 +16,15 @@ from jobtrail.errors import ConfigError
 from jobtrail.store import open_store
 from jobtrail.web.auth import TokenTable, hash_token
 
-__all__ = ["is_loopback", "serve"]
+__all__ = ["SHARED_LOOP", "is_loopback", "serve"]
 
 log = logging.getLogger("jobtrail.server")
+
+SHARED_LOOP = "asyncio"
+"""The event loop of workers sharing a port. uvloop accepts a connection in C before it needs the
+GIL, so a worker busy in its threadpool takes new connections as readily as an idle one (and the
+kernel wakes the same one first every time); asyncio's loop must wait for the GIL, so the idle
+worker wins them. That lets `web/balance.py` move a sender to an idle worker with one reconnect."""
 
 _LOCAL_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost", "ip6-loopback"})
 
@@ -119,4 +125,4 @@ def serve(
     import uvicorn
 
     uvicorn.run("jobtrail.web:app_from_env", factory=True, host=host, port=port, workers=workers,
-                root_path=root_path.rstrip("/"))
+                loop=SHARED_LOOP if workers > 1 else "auto", root_path=root_path.rstrip("/"))

@@ -76,8 +76,8 @@ def test_an_open_server_refuses_a_public_address(calls: list[dict[str, Any]], sq
 def test_an_open_server_may_listen_on_loopback(calls: list[dict[str, Any]], sqlite_url: str) -> None:
     serve(sqlite_url, host="127.0.0.1", port=9999, settings=Settings())
 
-    assert [(c["app"], c["factory"], c["host"], c["port"], c["workers"]) for c in calls] == [
-        ("jobtrail.web:app_from_env", True, "127.0.0.1", 9999, 1)]
+    assert [(c["app"], c["factory"], c["host"], c["port"], c["workers"], c["loop"]) for c in calls] == [
+        ("jobtrail.web:app_from_env", True, "127.0.0.1", 9999, 1, "auto")]
     assert calls[0]["env"]["JOBTRAIL_URL"] == sqlite_url
 
 
@@ -125,6 +125,7 @@ def test_workers_get_the_url_tokens_and_limits_through_the_environment_never_pla
     assert table.scopes("top,secret") == frozenset({"admin", "read"})
     assert table.scopes("other") == frozenset({"ingest", "read"})
     assert calls[0]["workers"] == 3
+    assert calls[0]["loop"] == "asyncio"  # a busy worker then leaves new connections to idle ones
 
 
 def test_the_database_is_migrated_before_workers_start(calls: list[dict[str, Any]],
