@@ -20,6 +20,7 @@ class MemoryStore:
     """`update` as the protocol describes it, over a dict; records every call."""
 
     url = "memory://"
+    parallel_writes = True
 
     def __init__(self) -> None:
         self.records: dict[str, dict[str, Any]] = {}

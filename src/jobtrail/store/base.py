@@ -37,6 +37,10 @@ class RollupTotals(NamedTuple):
 
 class Store(Protocol):
     url: str
+    parallel_writes: bool
+    """False when threads of one process gain nothing by writing at once (SQLite: one write lock,
+    and merging is bound by the GIL, so two threads only hand it back and forth). The server then
+    runs one ingest at a time per process and queues the rest on its event loop."""
 
     def update(self, job_ids: Sequence[str], change: Change) -> Mapping[str, Record]:
         """Atomically apply `change` to the current records of `job_ids`, and return what it wrote.

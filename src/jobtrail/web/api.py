@@ -140,7 +140,8 @@ async def _ingest_body(request: Request) -> dict[str, Any]:
     events = payload["events"]
     if len(events) > settings.max_events:
         raise ApiError(413, f"{len(events)} events in one request; the limit is {settings.max_events}")
-    result = await run_in_threadpool(ingest, store_of(request), events)
+    async with request.app.state.ingest_gate:
+        result = await run_in_threadpool(ingest, store_of(request), events)
     return result.as_dict()
 
 

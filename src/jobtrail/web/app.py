@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -61,6 +62,8 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
     app.state.tokens = TokenTable(settings.tokens)
     app.state.health = HealthSettings.from_env()
     app.state.balancer = Balancer(shared=settings.server_workers > 1)
+    # One ingest at a time on SQLite (see Store.parallel_writes); waiting here keeps threads free.
+    app.state.ingest_gate = nullcontext() if store.parallel_writes else asyncio.Lock()
     errors.install(app)
     app.include_router(router)
     app.include_router(fleet_api.router)

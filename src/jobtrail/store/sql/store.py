@@ -48,6 +48,7 @@ class SqlStore:
         self._engine = create_engine(url)
         self._here = process_flag()  # emptied in a forked child: see `engine`
         self.dialect = self._engine.dialect.name
+        self.parallel_writes = self.dialect != "sqlite"
         self._upsert_jobs = writes.job_upsert_sql(self.dialect)
         self._series = rollups.SeriesCache()
         # SQLite writers queue here for the file's write lock (see turns.py); PostgreSQL has no
