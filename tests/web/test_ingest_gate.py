@@ -3,6 +3,7 @@ only pass the GIL back and forth; PostgreSQL keeps writing from several threads 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ from jobtrail.model import JobFilter
 from jobtrail.store import open_store
 from jobtrail.store.base import Store
 from jobtrail.web import asgi_app
+from jobtrail.web.gate import IngestGate
 
 from .conftest import INGEST, TOKENS, Serve
 
@@ -87,3 +89,29 @@ def test_postgres_ingests_batches_side_by_side(serve: Serve, pg_url: str) -> Non
     finally:
         real.close()
 
+
+
+async def _most_at_once(gate: IngestGate, entrants: int = 3) -> int:
+    inside = most = 0
+
+    async def one() -> None:
+        nonlocal inside, most
+        async with gate:
+            inside += 1
+            most = max(most, inside)
+            await asyncio.sleep(0.01)
+            inside -= 1
+
+    await asyncio.gather(*(one() for _ in range(entrants)))
+    return most
+
+
+def test_a_serial_gate_admits_one_at_a_time_in_each_loop_that_serves_the_app_in_turn() -> None:
+    """Test clients serve one app from one loop, then another: a single asyncio lock would stay
+    bound to the first and fail in the second."""
+    gate = IngestGate(parallel=False)
+    assert [asyncio.run(_most_at_once(gate)) for _ in range(2)] == [1, 1]
+
+
+def test_a_parallel_gate_admits_everyone() -> None:
+    assert asyncio.run(_most_at_once(IngestGate(parallel=True))) == 3

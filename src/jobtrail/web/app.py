@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +19,7 @@ from jobtrail.web.alerts import router as alerts_router
 from jobtrail.web.api import metrics_router, router
 from jobtrail.web.auth import TokenTable
 from jobtrail.web.balance import Balancer
+from jobtrail.web.gate import IngestGate
 from jobtrail.web.pages import install as install_dashboard
 from jobtrail.web.pages import warm as warm_dashboard
 from jobtrail.web.responses import JsonResponse
@@ -62,8 +62,7 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
     app.state.tokens = TokenTable(settings.tokens)
     app.state.health = HealthSettings.from_env()
     app.state.balancer = Balancer(shared=settings.server_workers > 1)
-    # One ingest at a time on SQLite (see Store.parallel_writes); waiting here keeps threads free.
-    app.state.ingest_gate = nullcontext() if store.parallel_writes else asyncio.Lock()
+    app.state.ingest_gate = IngestGate(parallel=store.parallel_writes)  # see Store.parallel_writes
     errors.install(app)
     app.include_router(router)
     app.include_router(fleet_api.router)
