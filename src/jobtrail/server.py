@@ -93,6 +93,8 @@ def serve(
     - `workers`: uvicorn worker processes. On SQLite they parse and merge events in parallel and
       take turns only for the writes, so up to one per core speeds up ingest; beyond that they queue
       for its single write lock (a warning says so). PostgreSQL is the choice for many writers.
+      Several workers run asyncio's loop (`SHARED_LOOP`) and learn their number through
+      JOBTRAIL_SERVER_WORKERS, so a busy one sends a second sender elsewhere (`web/balance.py`).
     - `root_path`: the path prefix a reverse proxy serves this server under and strips before
       forwarding (e.g. "/jobtrail"), so the dashboard's links and redirects carry it.
     - `settings`: tokens ("scopes:secret") and request limits; default `Settings.from_env()`
