@@ -20,7 +20,8 @@ def serve(
         "--host", help="Address to listen on. Without tokens only loopback is allowed.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8765,
     workers: Annotated[int, typer.Option(
-        "--workers", min=1, help="Server processes (use PostgreSQL for several).")] = 1,
+        "--workers", min=1, help="Server processes: up to one per core on SQLite, more on "
+        "PostgreSQL.")] = 1,
     insecure: Annotated[bool, typer.Option(
         "--insecure", help="Allow a non-loopback address with no tokens configured.")] = False,
     root_path: Annotated[str, typer.Option(

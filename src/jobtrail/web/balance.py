@@ -4,8 +4,8 @@ Each sender keeps one connection alive, and the worker that accepted it serves a
 Two senders often land on the same worker of `jobtrail serve --workers 2` while the other idles,
 halving ingest. A worker that is already busy with another sender's batch when one arrives answers
 it with `Connection: close` (at most once per `interval`); the sender's next batch opens a new
-connection, which the idle worker is the likeliest to accept. Once the senders are spread, no
-worker sees two at a time and nothing is closed.
+connection, which the idle worker is the likeliest to accept. Once the senders are spread (no
+more of them than workers), no worker sees two at a time and nothing is closed.
 """
 
 from __future__ import annotations
