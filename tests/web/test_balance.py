@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from jobtrail import Settings, Trail
+from jobtrail.client.connection import ServerConnection
+from jobtrail.client.remote import request_headers
 from jobtrail.web import asgi_app
 from jobtrail.web.balance import Balancer
 from jt_support import LiveServer, start_server
@@ -149,20 +151,15 @@ def test_a_lone_worker_keeps_every_connection(alone: tuple[LiveServer, Any, str]
 
 
 def test_the_sender_reconnects_when_asked(shared: tuple[LiveServer, Any, str]) -> None:
-    from jobtrail.client.connection import ServerConnection
-    from jobtrail.client.remote import encode_event, events_body, request_headers
-
     live, app, db_url = shared
     conn = ServerConnection(live.url, request_headers(None))
     try:
-        reply = conn.request("POST", "/api/v1/events", events_body([encode_event(
-            {"job_id": "warm", "type": "queued", "at": time.time(), "name": "balanced"})]))
+        reply = conn.request("POST", "/api/v1/events", _body("warm"))
         assert reply.status == 200
         first = conn._conn
         assert first is not None  # kept alive while the worker is not shared with another sender
         sock, rest = _hold_a_request_open(live, app)
-        reply = conn.request("POST", "/api/v1/events", events_body([encode_event(
-            {"job_id": "asked", "type": "queued", "at": time.time(), "name": "balanced"})]))
+        reply = conn.request("POST", "/api/v1/events", _body("asked"))
         assert reply.status == 200 and conn._conn is None  # closed: the next request reconnects
         _finish(sock, rest)
     finally:

@@ -64,31 +64,29 @@ def _send_at_once(serve: Serve, store: WatchedStore) -> list[int]:
         return list(pool.map(post, range(SENDERS)))
 
 
-def test_sqlite_ingests_one_batch_at_a_time_and_stores_them_all(serve: Serve, sqlite_url: str) -> None:
-    real = open_store(sqlite_url)
+def _most_updates_at_once(serve: Serve, url: str, meet: bool) -> tuple[bool, int]:
+    """Every sender's batch accepted and stored; the store's `parallel_writes`, and the most
+    `update` calls that ran at once."""
+    real = open_store(url)
     try:
-        assert real.parallel_writes is False
-        watched = WatchedStore(real, meet=False)
-        accepted = _send_at_once(serve, watched)
-        assert accepted == [50] * SENDERS
-        assert watched.most == 1
+        watched = WatchedStore(real, meet=meet)
+        assert _send_at_once(serve, watched) == [50] * SENDERS
         assert real.count(JobFilter()) == 50 * SENDERS
+        return real.parallel_writes, watched.most
     finally:
         real.close()
+
+
+def test_sqlite_ingests_one_batch_at_a_time_and_stores_them_all(serve: Serve, sqlite_url: str) -> None:
+    parallel, most = _most_updates_at_once(serve, sqlite_url, meet=False)
+    assert parallel is False
+    assert most == 1
 
 
 def test_postgres_ingests_batches_side_by_side(serve: Serve, pg_url: str) -> None:
-    real = open_store(pg_url)
-    try:
-        assert real.parallel_writes is True
-        watched = WatchedStore(real, meet=True)
-        accepted = _send_at_once(serve, watched)
-        assert accepted == [50] * SENDERS
-        assert watched.most >= 2  # the first two met inside update
-        assert real.count(JobFilter()) == 50 * SENDERS
-    finally:
-        real.close()
-
+    parallel, most = _most_updates_at_once(serve, pg_url, meet=True)
+    assert parallel is True
+    assert most >= 2  # the first two met inside update
 
 
 async def _most_at_once(gate: IngestGate, entrants: int = 3) -> int:
