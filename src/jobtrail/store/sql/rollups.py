@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -106,15 +107,31 @@ def upsert(conn: sa.Connection, which: str, rows: Sequence[tuple[Any, ...]]) -> 
 
 class SeriesCache:
     """(name, queue) ⇄ series id. Ids never change, so a process caches them for good; ids made
-    inside a transaction are only cached once it commits (`commit`)."""
+    inside a transaction are only cached once it commits (`commit`).
+
+    A store's threads share one cache, each running its own transaction, so the ids still pending
+    are kept per thread: another thread's commit must not publish them. An id from a transaction
+    that then rolls back does not exist, and SQLite hands the same number to the next new series,
+    which would then receive this one's roll-ups.
+    """
 
     def __init__(self) -> None:
         self.ids: dict[Pair, int] = {}
-        self.pending: dict[Pair, int] = {}
+        self._local = threading.local()
+
+    @property
+    def pending(self) -> dict[Pair, int]:
+        """The ids this thread's open transaction made."""
+        try:
+            pending: dict[Pair, int] = self._local.pending
+        except AttributeError:
+            pending = self._local.pending = {}
+        return pending
 
     def commit(self) -> None:
-        self.ids.update(self.pending)
-        self.pending.clear()
+        pending = self.pending
+        self.ids.update(pending)
+        pending.clear()
 
     def rollback(self) -> None:
         self.pending.clear()
