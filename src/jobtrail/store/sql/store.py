@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -38,6 +38,7 @@ __all__ = ["SqlStore"]
 
 _CHUNK = 500  # ids per IN (...) list: below SQLite's and PostgreSQL's parameter limits
 _RETRIES = 8
+_T = TypeVar("_T")
 
 
 class SqlStore:
@@ -87,22 +88,29 @@ class SqlStore:
 
     def update(self, job_ids: Sequence[str], change: Change) -> Mapping[str, Record]:
         ids = sorted(set(job_ids))
+        if self.dialect == "sqlite":
+            return self._retrying(lambda conn: self._update_optimistic(conn, ids, change))
+        return self._retrying(lambda conn: self._update_locked(conn, ids, change))
+
+    def _retrying(self, work: Callable[[sa.Connection], _T]) -> _T:
+        """`work` in a connection of its own, again after a transient failure (a deadlock, a lock
+        or serialization timeout, a dropped connection), with jittered backoff."""
         delay = 0.01
         for attempt in range(_RETRIES):
             try:
                 with self.engine.connect() as conn:
-                    if self.dialect == "sqlite":
-                        new = self._update_optimistic(conn, ids, change)
-                    else:
-                        new = self._update_locked(conn, ids, change)
+                    out = work(conn)
                 self._series.commit()
-                return new
+                return out
             except (OperationalError, DBAPIError) as exc:
-                self._series.rollback()
+                self._series.rollback()  # series ids made in a rolled-back transaction do not exist
                 if attempt == _RETRIES - 1 or not _transient(exc):
                     raise StoreError(f"could not write to the store: {exc.orig}") from exc
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 1.0)
+            except BaseException:
+                self._series.rollback()
+                raise
         raise AssertionError("unreachable")
 
     def _update_locked(self, conn: sa.Connection, ids: list[str], change: Change) -> Mapping[str, Record]:
@@ -158,27 +166,25 @@ class SqlStore:
                 out[row.id] = row
         return out
 
-    def _load(self, conn: sa.Connection, ids: list[str]) -> dict[str, Record]:
-        return {job_id: from_row(row) for job_id, row in self._rows(conn, ids).items()}
-
     def delete(self, job_ids: Sequence[str]) -> int:
         ids = sorted(set(job_ids))
-        deleted = 0
-        try:
-            with self._write() as conn:
-                current = self._load(conn, ids)
-                gone = Counter(current_key(r) for r in current.values())
-                rollups.write_states(conn, {k: -n for k, n in gone.items()}, self._series)
-                writes.unindex(conn, current.values())
-                found = sorted(current)
-                for i in range(0, len(found), _CHUNK):
-                    chunk = found[i : i + _CHUNK]
-                    deleted += conn.execute(jobs.delete().where(jobs.c.id.in_(chunk))).rowcount
-        except BaseException:
-            self._series.rollback()  # series ids made in a rolled-back transaction do not exist
-            raise
-        self._series.commit()
-        return deleted
+        return self._retrying(lambda conn: self._delete(conn, ids))
+
+    def _delete(self, conn: sa.Connection, ids: list[str]) -> int:
+        """Lower the counters by the rows this transaction deleted (RETURNING), not by rows read
+        before: a concurrent delete or update of the same job may have changed them. PostgreSQL
+        first takes the jobs' locks, in `update`'s order, so neither can deadlock the other."""
+        with self._turn(), conn.execution_options(**WRITE).begin():
+            if self.dialect != "sqlite":
+                self._lock(conn, ids)
+            gone: list[Record] = []
+            for i in range(0, len(ids), _CHUNK):
+                stmt = jobs.delete().where(jobs.c.id.in_(ids[i : i + _CHUNK])).returning(*jobs.c)
+                gone += (from_row(row) for row in conn.execute(stmt))
+            states = Counter(current_key(r) for r in gone)
+            rollups.write_states(conn, {k: -n for k, n in states.items()}, self._series)
+            writes.unindex(conn, gone)
+        return len(gone)
 
     def compact(self, before: float) -> int:
         cutoff = int(before // 3600 * 3600)
