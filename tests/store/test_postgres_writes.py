@@ -1,7 +1,8 @@
-"""PostgreSQL writers of the same jobs at once leave the current-state counters exact.
+"""PostgreSQL writers at once: the current-state counters stay exact, compactions never fail or
+move the minute horizon back.
 
 Each race is staged, not left to timing: a writer is stopped mid-transaction (inside its `change`,
-or at a job row that an outside transaction holds), the second writer starts, and the first goes on
+or at a row that an outside transaction holds), the second writer starts, and the first goes on
 once the second is seen waiting for a lock (`pg_stat_activity`) or has finished.
 """
 
@@ -21,12 +22,14 @@ from jobtrail.ingest import ingest
 from jobtrail.model import JobFilter
 from jobtrail.rollup import Delta
 from jobtrail.store.base import Record
+from jobtrail.store.sql import rollups
 from jobtrail.store.sql.store import SqlStore
 
 pytestmark = pytest.mark.postgres
 
 T0 = 1_700_000_000.0
 NOW = T0 + 3600
+DAY = 86400
 TIMEOUT = 10.0  # seconds for a staged writer to reach its lock or finish
 
 
@@ -145,3 +148,30 @@ def test_two_deletes_of_one_job_at_once_lower_its_counter_once(pg: Watched) -> N
     assert (out["first"], out["second"]) == (1, 0)
     pg.counts_match_rows()
     assert pg.store.count(JobFilter()) == 1
+
+
+def _horizon(store: SqlStore) -> float:
+    with store.engine.connect() as conn:
+        return rollups.minute_horizon(conn)
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first-compaction", "later-compaction"])
+def test_a_compaction_overlapping_another_keeps_the_later_horizon(pg: Watched, first: bool) -> None:
+    # Given another compaction that has written a later horizon and not committed yet
+    ingest(pg.store, [{"job_id": "a", "type": "queued", "at": T0, "name": "n"}], now=NOW)
+    if not first:
+        pg.store.compact(T0 + DAY)
+    later = T0 // 3600 * 3600 + 3 * DAY
+    out: dict[str, Any] = {}
+    with psycopg.connect(pg.url) as other:
+        other.execute(
+            "INSERT INTO jobtrail_meta (key, value) VALUES ('minute_horizon', %s)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (repr(later),))
+        # When this one, with an earlier cut-off, runs meanwhile
+        compact = _in_thread(lambda: pg.store.compact(T0 + 2 * DAY), out, "compact")
+        pg.wait_until(lambda: pg.waiting() > 0 or not compact.is_alive())
+        other.commit()
+    compact.join(TIMEOUT)
+    # Expect it to succeed and the horizon to stay at the other's later one
+    assert out["compact"] >= 0
+    assert _horizon(pg.store) == later

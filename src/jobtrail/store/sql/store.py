@@ -188,16 +188,19 @@ class SqlStore:
 
     def compact(self, before: float) -> int:
         cutoff = int(before // 3600 * 3600)
+        return self._retrying(lambda conn: self._compact(conn, cutoff))
+
+    def _compact(self, conn: sa.Connection, cutoff: int) -> int:
+        """Drop minute roll-ups before `cutoff` and raise the horizon to it in one upsert that
+        keeps the later value, so an overlapping compaction neither conflicts nor moves it back."""
         removed = 0
-        with self._write() as conn:
+        with self._turn(), conn.execution_options(**WRITE).begin():
             for table in (rollup_counts, rollup_hist, rollup_summary):  # minute rows only
                 result = conn.execute(
                     table.delete().where(table.c.res == rollups.MINUTE, table.c.t < cutoff)
                 )
                 removed += result.rowcount
-            horizon = max(rollups.minute_horizon(conn), float(cutoff))
-            conn.execute(meta.delete().where(meta.c.key == "minute_horizon"))
-            conn.execute(meta.insert().values(key="minute_horizon", value=repr(horizon)))
+            conn.execute(_raise_horizon(self.dialect, float(cutoff)))
         return removed
 
     # ---- reading -------------------------------------------------------------------------
@@ -405,6 +408,19 @@ class SqlStore:
                 sa.select(jobs).where(jobs.c.batch == batch).order_by(jobs.c.created_at)
             ):
                 yield from_row(row)
+
+
+def _raise_horizon(dialect: str, horizon: float) -> sa.Executable:
+    """Set the minute horizon to `horizon` unless it is already later."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(meta)
+    stmt = insert.values(key="minute_horizon", value=repr(horizon))
+    return stmt.on_conflict_do_update(
+        index_elements=[meta.c.key],
+        set_={"value": stmt.excluded.value},
+        where=sa.cast(meta.c.value, sa.Double) < sa.cast(stmt.excluded.value, sa.Double),
+    )
 
 
 def _counted(flt: JobFilter) -> bool:
