@@ -18,6 +18,7 @@ from jobtrail.query import JobQuery, build_filter, decode_cursor, encode_cursor,
 
 NOW = 1_700_000_000.0
 HOUR = 3600
+DAY = 86400
 
 
 # ---- filters from what users type ------------------------------------------------------------
@@ -188,6 +189,26 @@ def test_the_load_series_shows_queued_and_running_jobs_over_time(trail: Any) -> 
     assert load_series(trail.store, h + 2 * HOUR, h + 4 * HOUR) == [
         (h + 2 * HOUR, 1, 0), (h + 3 * HOUR, 1, 0),
     ]
+
+
+def test_a_load_series_of_several_hours_buckets_by_the_step_from_any_start(trail: Any) -> None:
+    # Given a UTC midnight D, job a queued at 00:10 and still queued, and job b queued at 01:10,
+    # started at 03:10 and done at 05:10
+    d = NOW // DAY * DAY
+    trail.ingest([
+        {"job_id": "a", "type": "queued", "at": d + 600},
+        {"job_id": "b", "type": "queued", "at": d + HOUR + 600},
+        {"job_id": "b", "type": "started", "at": d + 3 * HOUR + 600},
+        {"job_id": "b", "type": "succeeded", "at": d + 5 * HOUR + 600},
+    ])
+    # When the series is read in 2-hour and 1-day steps from 01:00, off both steps
+    two_hours = load_series(trail.store, d + HOUR, d + 7 * HOUR, step=2 * HOUR)
+    days = load_series(trail.store, d + HOUR, d + 2 * DAY, step=DAY)
+    # Expect buckets at multiples of the step holding the levels at their ends, each delta once
+    assert two_hours == [
+        (d, 2, 0), (d + 2 * HOUR, 1, 1), (d + 4 * HOUR, 1, 0), (d + 6 * HOUR, 1, 0),
+    ]
+    assert days == [(d, 1, 0), (d + DAY, 1, 0)]
 
 
 @pytest.mark.parametrize("step", [0, 59, 70, 5400])

@@ -287,7 +287,8 @@ def load_series(
     names: Sequence[str] = (),
     queues: Sequence[str] = (),
 ) -> list[tuple[int, int, int]]:
-    """(bucket start, queued, running at the bucket's end) every `step` seconds over [since, until).
+    """(bucket start, queued, running at the bucket's end) every `step` seconds over [since, until);
+    buckets start at UTC multiples of `step` (of the hour for shorter steps), the first holding `since`.
 
     The roll-ups hold +1/−1 deltas when jobs enter and leave the queue and a worker; the level at a
     time is their running sum from the beginning, read from hourly rows up to the window and at
@@ -296,7 +297,10 @@ def load_series(
     if step < 60 or (step >= 3600 and step % 3600) or (step < 3600 and 3600 % step):
         raise InvalidInput("step must divide an hour (60 s at least) or be whole hours")
     metrics = ("load:queued", "load:running")
-    start = int(since // 3600 * 3600)
+    # Buckets start at UTC multiples of the step, as the roll-up reads group them; a step within
+    # an hour starts at the hour, since the level before the window is read from hourly rows.
+    align = max(step, 3600)
+    start = int(since // align * align)
     level = {"load:queued": 0, "load:running": 0}
     for _, _, _, metric, n in store.rollup_counts(None, start, names, queues, metrics, 3600):
         level[metric] += n
