@@ -141,3 +141,39 @@ def test_a_number_too_large_for_a_float_rejects_only_its_event() -> None:
     assert result.accepted == 1
     assert [r.index for r in result.rejected] == [1, 2]
     assert set(store.records) == {"a"}
+
+
+def test_an_event_validation_cannot_handle_is_rejected_alone() -> None:
+    # Events from Python callers can hold anything: a list as the type, args nested past recursion
+    store = MemoryStore()
+    deep: Any = 1
+    for _ in range(100_000):
+        deep = [deep]
+    result = ingest(store, [ev("a", "queued", 0), {"job_id": "b", "type": ["queued"], "at": T0},
+                            ev("c", "queued", 0, args=deep), ev("d", "queued", 0)])
+    assert result.accepted == 2
+    assert [(r.index, r.error) for r in result.rejected][1] == (2, "args: is nested too deeply")
+    assert result.rejected[0].index == 1 and result.rejected[0].error.startswith("type:")
+    assert set(store.records) == {"a", "d"}
+
+
+def test_refused_types_are_rejected_by_index_with_the_reason() -> None:
+    store = MemoryStore()
+    result = ingest(store, [ev("a", "started", 0), ev("a", "kill_requested", 1)],
+                    refuse={"kill_requested": "needs the admin scope"})
+    assert result.accepted == 1
+    assert [(r.index, r.error) for r in result.rejected] == [(1, "type: needs the admin scope")]
+    assert store.records["a"]["kill_requested_at"] is None
+
+
+def test_lone_surrogates_in_free_text_become_replacement_characters() -> None:
+    store = MemoryStore()
+    result = ingest(store, [ev("a", "failed", 0, args={"k\ud800": ["\udcff", "\U0001f600"]},
+                               error={"message": "no \udcff", "traceback": "\ud800"})])
+    assert result.accepted == 1
+    record = store.records["a"]
+    assert record["args"] == {"k\ufffd": ["\ufffd", "\U0001f600"]}
+    assert record["error"] == {"message": "no \ufffd", "traceback": "\ufffd"}
+    # a name is an identifier, not free text: it is refused rather than altered
+    named = ingest(store, [ev("b", "queued", 0, name="bad \ud800")])
+    assert named.accepted == 0 and "lone surrogate" in named.rejected[0].error

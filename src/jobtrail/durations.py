@@ -93,6 +93,11 @@ def format_relative(at: float | None, now: float) -> str:
     return f"{text} ago" if delta > 0 else f"in {text}"
 
 
+MAX_UNIX_SECONDS = 1e11
+"""About the year 5138: farther instants are mistakes, and the databases' integers cannot hold
+some of them."""
+
+
 def parse_instant(value: str | float | int | datetime, now: float) -> float:
     """Unix seconds from a datetime, RFC 3339 text, Unix seconds, or a span back from now ("7d").
 
@@ -108,6 +113,8 @@ def parse_instant(value: str | float | int | datetime, now: float) -> float:
         number = _float(value)
         if not math.isfinite(number):
             raise InvalidInput(f"not a time: {number!r}")
+        if abs(number) > MAX_UNIX_SECONDS:
+            raise InvalidInput(f"not a time: {value!r} is out of range (Unix seconds up to ±1e11)")
         return number
     text = str(value).strip()
     try:
@@ -117,7 +124,10 @@ def parse_instant(value: str | float | int | datetime, now: float) -> float:
     else:
         return parse_instant(number, now)  # refuses "nan" and "inf" like the numbers themselves
     if _WHOLE.match(text.lower()):
-        return now - parse_duration(text)
+        at = now - parse_duration(text)
+        if abs(at) > MAX_UNIX_SECONDS:
+            raise InvalidInput(f"not a time: the span {value!r} reaches back too far")
+        return at
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:

@@ -22,6 +22,7 @@ __all__ = [
     "cap_args",
     "normalize",
     "redact",
+    "scrub",
 ]
 
 MAX_ARGS_BYTES = 16 * 1024
@@ -95,10 +96,6 @@ def _text_problem(text: str) -> str | None:
     except UnicodeEncodeError:
         return "must be valid Unicode (it holds a lone surrogate)"
     return None
-
-
-def _json_size(value: Any) -> int:
-    return len(_compact(value).encode())
 
 
 def cap_args(value: Any, limit: int = MAX_ARGS_BYTES) -> Any:
@@ -190,7 +187,7 @@ def normalize(raw: Any, now: float) -> dict[str, Any]:
         unknown.sort(key=str)
         raise InvalidEvent(f"unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(map(str, unknown))}")
     kind = raw.get("type")
-    if kind not in EVENT_TYPES:
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
         raise _fail("type", f"{kind!r} is not one of {', '.join(sorted(EVENT_TYPES))}")
     job_id = _string(raw, "job_id", MAX_ID_CHARS)
     if job_id is None:
@@ -218,14 +215,38 @@ def _attempt(raw: Mapping[str, Any], field: str, kind: str) -> int:
 def _capped(limit: int) -> Any:
     def check(raw: Mapping[str, Any], field: str, kind: str) -> Any:
         value = raw[field]
-        if not isinstance(value, str | int | float | bool):
-            value = redact(value)
-        size = _json_size(value)
-        if size > limit:
-            raise _fail(field, f"is {size} bytes of JSON; the limit is {limit}")
+        try:
+            if not isinstance(value, str | int | float | bool):
+                value = redact(value)
+            text = _compact(value)
+        except RecursionError:
+            raise _fail(field, "is nested too deeply") from None
+        if len(text) > limit:  # ASCII (non-ASCII is escaped), so characters are bytes
+            raise _fail(field, f"is {len(text)} bytes of JSON; the limit is {limit}")
+        if "\\ud" in text:  # a character beyond U+FFFF, or a lone surrogate, somewhere in it
+            value = scrub(value)
         return value
 
     return check
+
+
+def scrub(value: Any) -> Any:
+    """`value` with every lone surrogate in its text replaced by U+FFFD.
+
+    Python makes such strings from undecodable bytes (file names, subprocess output), so they turn
+    up in real arguments and tracebacks; they cannot be encoded as UTF-8, and a stored one would
+    break every page and response showing the job. Free text keeps the rest of its characters;
+    names and ids are rejected instead (`_text_problem`).
+    """
+    if isinstance(value, str):
+        if value.isascii() or _text_problem(value) is None:
+            return value
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
+    if isinstance(value, Mapping):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    return value
 
 
 def _error_field(raw: Mapping[str, Any], field: str, kind: str) -> dict[str, str]:
@@ -314,5 +335,5 @@ def _error(value: Any) -> dict[str, str]:
             continue
         if not isinstance(item, str):
             raise _fail(f"error.{key}", f"must be a string, got {type(item).__name__}")
-        out[key] = item[:limit]
+        out[key] = scrub(item[:limit])
     return out

@@ -6,6 +6,7 @@ events (the same event_id, or any duplicate) changes nothing, because the merge 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,18 @@ from jobtrail.states import TERMINAL, apply, copy_record, derive, new_record
 from jobtrail.store.base import Record, Store
 
 __all__ = ["IngestResult", "Rejection", "ingest"]
+
+log = logging.getLogger(__name__)
+_logged: set[str] = set()
+
+
+def _unexpected(exc: Exception) -> None:
+    """Log, once per kind, an event that validation could not handle: a bug to fix, not input."""
+    kind = type(exc).__name__
+    if kind not in _logged:
+        _logged.add(kind)
+        log.error("jobtrail: an event could not be validated (%s); it was rejected", kind,
+                  exc_info=exc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +55,12 @@ class IngestResult:
         }
 
 
-def ingest(store: Store, events: Iterable[Any], now: float | None = None) -> IngestResult:
+def ingest(
+    store: Store, events: Iterable[Any], now: float | None = None,
+    refuse: Mapping[str, str] | None = None,
+) -> IngestResult:
+    """Store `events`. `refuse` maps event types this sender may not send to the reason, e.g. a
+    kill request from a token without the admin scope; such events are rejected like invalid ones."""
     now = time.time() if now is None else now
     groups: dict[str, list[dict[str, Any]]] = {}
     rejected: list[Rejection] = []
@@ -52,6 +70,13 @@ def ingest(store: Store, events: Iterable[Any], now: float | None = None) -> Ing
             event = normalize(raw, now)
         except InvalidEvent as exc:
             rejected.append(Rejection(index, str(exc)))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one unreadable event must not lose the batch
+            _unexpected(exc)
+            rejected.append(Rejection(index, f"could not be read ({type(exc).__name__})"))
+            continue
+        if refuse and event["type"] in refuse:
+            rejected.append(Rejection(index, f"type: {refuse[event['type']]}"))
             continue
         groups.setdefault(event["job_id"], []).append(event)
         accepted += 1
