@@ -46,6 +46,22 @@ def test_last_success_is_the_newest_success_per_name_and_outlives_deleted_rows(
     assert store.last_success(["a"]) == {"a": T0 + 7300}
 
 
+def test_a_success_that_a_later_failure_report_overrides_is_not_the_last_success(
+    store: Any, add: Any
+) -> None:
+    # Given a success two days ago, and one attempt reported as succeeded
+    add({"job_id": "old", "type": "succeeded", "at": T0 - 2 * 86400, "name": "nightly"})
+    add({"job_id": "j", "type": "succeeded", "at": T0, "name": "nightly"})
+    # When a report that it failed (earlier) arrives after
+    add({"job_id": "j", "type": "failed", "at": T0 - 1, "name": "nightly"})
+    # Expect the failure to win and the last success to be the old one, also once only hourly
+    # roll-ups are left
+    assert store.get("j")["state"] == "failed"
+    assert store.last_success(["nightly"]) == {"nightly": T0 - 2 * 86400}
+    store.compact(T0 + 86400)
+    assert store.last_success(["nightly"]) == {"nightly": T0 - 2 * 86400}
+
+
 def test_queue_levels_count_queued_and_running_jobs_now_per_queue_and_name(
     store: Any, add: Any
 ) -> None:

@@ -7,6 +7,7 @@ arrive late or twice (a client's retry, two server processes) leave the same row
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobtrail.rollup import KIND_CODES
-from jobtrail.store.sql.rollups import ALL
+from jobtrail.store.sql.rollups import HOUR, MINUTE, minute_horizon
 from jobtrail.store.sql.schema import jobs, periodic, rollup_summary, series, workers
 
 __all__ = [
@@ -99,18 +100,33 @@ def list_periodic(conn: sa.Connection) -> list[dict[str, Any]]:
 
 
 def last_success(conn: sa.Connection, names: Sequence[str]) -> dict[str, float]:
-    """Newest success instant per name: the all-time success summary of each series (one row
-    each), so it survives retention deleting the rows."""
+    """Newest success instant per name, from the roll-ups so it survives retention deleting the
+    rows. A summary's max cannot forget a success that is retracted later (the attempt failed
+    after all), but the count of the success's row drops back: so this takes the newest row still
+    counting one, per minute while those are kept and per hour before the minute horizon. Exact to
+    that row's minute (hour) when a retracted success shares it with another."""
     s = rollup_summary
-    stmt = sa.select(series.c.name, s.c.hi).join(s, s.c.sid == series.c.id).where(
-        s.c.res == ALL, s.c.kind == KIND_CODES["success"], s.c.t == 0, s.c.n > 0
-    )
+    horizon = minute_horizon(conn)
+
+    def newest(res: int, *cond: Any) -> Any:
+        return (
+            sa.select(s.c.hi)
+            .where(s.c.res == res, s.c.kind == KIND_CODES["success"], s.c.sid == series.c.id,
+                   s.c.n > 0, *cond)
+            .order_by(s.c.t.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    hourly = sa.null() if horizon == -math.inf else newest(HOUR, s.c.t < math.ceil(horizon))
+    stmt = sa.select(series.c.name, newest(MINUTE), hourly)
     if names:
         stmt = stmt.where(series.c.name.in_(list(names)))
     out: dict[str, float] = {}
-    for name, hi in conn.execute(stmt):
-        if hi is not None and hi > out.get(name, float("-inf")):
-            out[name] = float(hi)
+    for name, *his in conn.execute(stmt):
+        for hi in his:
+            if hi is not None and hi > out.get(name, -math.inf):
+                out[name] = float(hi)
     return out
 
 
