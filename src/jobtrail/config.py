@@ -35,7 +35,8 @@ class Settings:
     JOBTRAIL_METRICS_MAX_NAMES;
     for the server JOBTRAIL_TOKENS (comma-separated "scopes:token") and JOBTRAIL_TOKENS_FILE (one
     "scopes:token" per line, # comments), JOBTRAIL_MAX_EVENTS, JOBTRAIL_MAX_BODY_BYTES,
-    JOBTRAIL_EMBED_SECRET (or JOBTRAIL_EMBED_SECRET_FILE, a file holding it), JOBTRAIL_SERVER_WORKERS.
+    JOBTRAIL_EMBED_SECRET (or JOBTRAIL_EMBED_SECRET_FILE, a file holding it), JOBTRAIL_SERVER_WORKERS,
+    JOBTRAIL_ALLOWED_HOSTS (comma-separated).
     """
 
     url: str | None = None
@@ -59,6 +60,10 @@ class Settings:
     """Server processes sharing the port (`jobtrail serve --workers` sets it): above 1, a worker
     busy with one sender's batch asks another sender to reconnect, at most four times a second, so
     senders spread over the workers (`web/balance.py`)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names a server without tokens answers besides the loopback ones ("*": any). Without
+    tokens, a web page whose name was re-pointed at 127.0.0.1 (DNS rebinding) could otherwise
+    read and change everything; `jobtrail serve --insecure` sets "*"."""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -87,6 +92,8 @@ class Settings:
                 metrics_max_names=_positive("JOBTRAIL_METRICS_MAX_NAMES", env, 200),
                 embed_secret=_embed_secret(env),
                 server_workers=_positive("JOBTRAIL_SERVER_WORKERS", env, 1),
+                allowed_hosts=tuple(h.strip().lower() for h in
+                                    env.get("JOBTRAIL_ALLOWED_HOSTS", "").split(",") if h.strip()),
             )
         except (InvalidInput, ValueError) as exc:
             raise ConfigError(f"invalid jobtrail setting: {exc}") from None

@@ -6,13 +6,13 @@ Worker processes build their own app with `jobtrail.web:app_from_env`, so everyt
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 from dataclasses import replace
 
 from jobtrail.config import Settings
 from jobtrail.errors import ConfigError
+from jobtrail.loopback import is_loopback
 from jobtrail.store import open_store
 from jobtrail.web.auth import TokenTable, hash_token
 
@@ -25,25 +25,6 @@ SHARED_LOOP = "asyncio"
 GIL, so a worker busy in its threadpool takes new connections as readily as an idle one (and the
 kernel wakes the same one first every time); asyncio's loop must wait for the GIL, so the idle
 worker wins them. That lets `web/balance.py` move a sender to an idle worker with one reconnect."""
-
-_LOCAL_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost", "ip6-loopback"})
-
-
-def is_loopback(host: str) -> bool:
-    """True when `host` only accepts connections from this machine: 127.0.0.0/8, ::1 (also as
-    "[::1]" or IPv4-mapped) or localhost. Anything else, including "" and 0.0.0.0, is exposed."""
-    host = host.strip().lower()
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if host in _LOCAL_NAMES:
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False  # a name (or "") may resolve to, or mean, any interface
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
 
 
 def _check_exposure(host: str, tokens: TokenTable, insecure: bool) -> None:
@@ -73,6 +54,7 @@ def _export(settings: Settings, url: str, workers: int) -> None:
     os.environ["JOBTRAIL_MAX_EVENTS"] = str(settings.max_events)
     os.environ["JOBTRAIL_MAX_BODY_BYTES"] = str(settings.max_body_bytes)
     os.environ["JOBTRAIL_SERVER_WORKERS"] = str(workers)
+    os.environ["JOBTRAIL_ALLOWED_HOSTS"] = ",".join(settings.allowed_hosts)
 
 
 def serve(
@@ -115,6 +97,8 @@ def serve(
     if resolved.startswith(("http://", "https://")):
         raise ConfigError(f"{resolved!r} is a server; serve needs a database URL (sqlite:///, postgresql://)")
     _check_exposure(host, TokenTable(settings.tokens), insecure)
+    if not settings.tokens and not is_loopback(host):  # --insecure: reached by any name on purpose
+        settings = replace(settings, allowed_hosts=("*",))
     cores = os.cpu_count() or 1
     if workers > cores and resolved.startswith("sqlite"):
         log.warning(

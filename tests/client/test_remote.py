@@ -96,18 +96,24 @@ def test_a_job_survives_the_round_trip_through_its_json_form(loaded: Server) -> 
 
 
 def test_ingest_over_http_returns_rejections_by_index_and_kill_control(server: Server, remote: Any) -> None:
-    trail = remote("tok-i")
+    # An ingest token reports jobs but may not ask for a kill: that event is rejected by index
     at = time.time()
-    result = trail.ingest([
+    result = remote("tok-i").ingest([
         {"job_id": "i1", "type": "queued", "at": at, "name": "x"},
         {"job_id": "i2", "type": "nonsense", "at": at},
         {"job_id": "i3", "type": "started", "at": at, "name": "y"},
         {"job_id": "i3", "type": "kill_requested", "at": at},
     ])
-    assert result.accepted == 3
-    assert [r.index for r in result.rejected] == [1]
+    assert result.accepted == 2
+    assert [r.index for r in result.rejected] == [1, 3]
     assert "type" in result.rejected[0].error
-    assert result.control == {"i3": {"kill_requested": True}}
+    assert "admin scope" in result.rejected[1].error
+    assert result.control == {}
+    # Once an admin asks for the kill, the sender's next report on the job carries it as control
+    assert remote("tok-a").jobs(name="y").request_kill(dry_run=False) == 1
+    beat = remote("tok-i").ingest([{"job_id": "i3", "type": "heartbeat", "at": time.time()}])
+    assert (beat.accepted, beat.rejected) == (1, [])
+    assert beat.control == {"i3": {"kill_requested": True}}
 
 
 def test_ingest_splits_what_exceeds_one_request(server: Server, remote: Any) -> None:

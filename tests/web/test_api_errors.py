@@ -20,6 +20,8 @@ from jobtrail.store import Store, open_store
 
 from .conftest import ADMIN, INGEST, READ, TOKENS, Live, Serve
 
+JSON = {"Content-Type": "application/json"}
+
 Send = Callable[..., dict[str, Any]]
 
 PROTECTED = [
@@ -129,6 +131,23 @@ def test_a_token_with_joined_scopes_has_each_of_them(serve: Serve, sqlite_url: s
     assert (sent.status_code, read.status_code, kill.status_code) == (200, 200, 403)
 
 
+def test_an_ingest_token_cannot_ask_for_a_kill_through_events(serve: Serve, sqlite_url: str) -> None:
+    # A kill request is an operation: from an ingest-only token it is rejected by index
+    live = serve(sqlite_url, Settings(tokens=(*TOKENS, "ingest+admin:both-secret")))
+    at = time.time()
+    started = {"job_id": "k1", "type": "started", "at": at, "name": "victim"}
+    kill = {"job_id": "k1", "type": "kill_requested", "at": at + 1}
+    refused = live.client(INGEST).post("/api/v1/events", json={"events": [started, kill]})
+    assert refused.status_code == 200
+    assert refused.json()["accepted"] == 1 and refused.json()["control"] == {}
+    assert [(r["index"], "admin scope" in r["error"]) for r in refused.json()["rejected"]] == [
+        (1, True)]
+    assert live.client(READ).get("/api/v1/jobs/k1").json()["state"] == "started"
+    # A token with both scopes may send one, and learns of it in the control reply
+    allowed = live.client("both-secret").post("/api/v1/events", json={"events": [kill]})
+    assert allowed.json() == {"accepted": 1, "rejected": [], "control": {"k1": {"kill_requested": True}}}
+
+
 # ---- 400 and other malformed bodies ------------------------------------------------------------
 
 
@@ -167,13 +186,78 @@ def test_a_body_that_is_not_an_events_object_is_422(ingester: httpx.Client, body
 def test_a_message_quoting_a_lone_surrogate_is_still_sent(ingester: httpx.Client) -> None:
     event = {"job_id": "x", "type": "queued", "at": time.time(), "\ud996": 1}
 
-    unknown_top = ingester.post("/api/v1/events", content=json.dumps({"events": [], "\ud996": 1}))
-    unknown_in_event = ingester.post("/api/v1/events", content=json.dumps({"events": [event]}))
+    unknown_top = ingester.post("/api/v1/events", content=json.dumps({"events": [], "\ud996": 1}),
+                                headers=JSON)
+    unknown_in_event = ingester.post("/api/v1/events", content=json.dumps({"events": [event]}),
+                                     headers=JSON)
 
     assert unknown_top.status_code == 422
     assert unknown_top.json()["error"] == "unknown field(s): \ud996"
     assert unknown_in_event.status_code == 200
     assert [r["index"] for r in unknown_in_event.json()["rejected"]] == [0]
+
+
+def test_an_event_validation_cannot_read_is_rejected_by_index_and_the_rest_stored(
+        ingester: httpx.Client, reader: httpx.Client) -> None:
+    at = time.time()
+    deep: Any = "bottom"
+    for _ in range(900):  # within what the JSON parser takes, beyond what validation recurses
+        deep = [deep]
+    events = [
+        {"job_id": "kept", "type": "queued", "at": at, "name": "ok"},
+        {"job_id": "t1", "type": ["queued"], "at": at},
+        {"job_id": "t2", "type": {"queued": 1}, "at": at},
+        {"job_id": "t3", "type": "queued", "at": at, "args": deep},
+    ]
+    response = ingester.post("/api/v1/events", json={"events": events})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["accepted"] == 1
+    assert [r["index"] for r in body["rejected"]] == [1, 2, 3]
+    assert body["rejected"][0]["error"].startswith("type: ['queued'] is not one of")
+    assert body["rejected"][2]["error"] == "args: is nested too deeply"
+    assert reader.get("/api/v1/jobs/kept").status_code == 200
+
+
+def test_json_nested_deeper_than_the_parser_goes_is_400(ingester: httpx.Client) -> None:
+    body = b'{"events": [{"args": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]}"
+    response = ingester.post("/api/v1/events", content=body, headers=JSON)
+    assert response.status_code == 400
+    assert error(response) == "malformed JSON: nested too deeply"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/jobs", "/api/v1/stats"])
+@pytest.mark.parametrize("since", ["1e19", "-1e19", "99999999999999d"])
+def test_a_time_beyond_any_calendar_is_422(reader: httpx.Client, path: str, since: str) -> None:
+    response = reader.get(path, params={"since": since})
+    assert response.status_code == 422
+    assert error(response).startswith("not a time:")
+
+
+def test_lone_surrogates_in_free_text_are_replaced_so_the_job_still_shows(
+        serve: Serve, sqlite_url: str) -> None:
+    # Python builds such strings from undecodable bytes (file names, a subprocess's output)
+    live = serve(sqlite_url, Settings())  # no tokens: the dashboard needs no login
+    client = live.client(None)
+    at = time.time()
+    events = [
+        {"job_id": "s1", "type": "failed", "at": at, "name": "files.scan",
+         "args": {"path\ud800": ["bad \udcff name", "fine \U0001f600"]},
+         "error": {"type": "OSError", "message": "cannot open \udcff", "traceback": "x\ud800y"}},
+        {"job_id": "s2", "type": "succeeded", "at": at, "name": "files.scan", "result": "\udfff"},
+    ]
+    body = json.dumps({"events": events})  # ASCII: every surrogate is escaped, as senders do
+    sent = client.post("/api/v1/events", content=body, headers=JSON)
+    assert sent.json() == {"accepted": 2, "rejected": [], "control": {}}
+
+    job = client.get("/api/v1/jobs/s1").json()
+    assert job["args"] == {"path\ufffd": ["bad \ufffd name", "fine \U0001f600"]}
+    assert job["error"] == {"type": "OSError", "message": "cannot open \ufffd",
+                            "traceback": "x\ufffdy"}
+    assert client.get("/api/v1/jobs/s2").json()["result"] == "\ufffd"
+    assert client.get("/api/v1/jobs").status_code == 200
+    page = client.get("/jobs/s1")
+    assert page.status_code == 200 and "cannot open \ufffd" in page.text
 
 
 # ---- 404, 405 and 409 --------------------------------------------------------------------------
@@ -251,7 +335,7 @@ def _padded(size: int) -> bytes:
 
 
 def test_a_body_larger_than_the_limit_is_413_by_its_content_length(small_bodies: Live) -> None:
-    response = small_bodies.client(INGEST).post("/api/v1/events", content=_padded(1001))
+    response = small_bodies.client(INGEST).post("/api/v1/events", content=_padded(1001), headers=JSON)
 
     assert response.status_code == 413
     assert error(response) == "request body is larger than the 1000-byte limit"
@@ -263,7 +347,7 @@ def test_a_chunked_body_larger_than_the_limit_is_413_as_it_streams(small_bodies:
         for i in range(0, len(body), 100):
             yield body[i:i + 100]
 
-    response = small_bodies.client(INGEST).post("/api/v1/events", content=chunks())
+    response = small_bodies.client(INGEST).post("/api/v1/events", content=chunks(), headers=JSON)
 
     assert response.request.headers.get("Transfer-Encoding") == "chunked"
     assert "Content-Length" not in response.request.headers
@@ -275,8 +359,8 @@ def test_a_body_at_the_limit_is_read(small_bodies: Live) -> None:
     def chunks() -> Iterator[bytes]:
         yield _padded(1000)
 
-    by_length = small_bodies.client(INGEST).post("/api/v1/events", content=_padded(1000))
-    chunked = small_bodies.client(INGEST).post("/api/v1/events", content=chunks())
+    by_length = small_bodies.client(INGEST).post("/api/v1/events", content=_padded(1000), headers=JSON)
+    chunked = small_bodies.client(INGEST).post("/api/v1/events", content=chunks(), headers=JSON)
 
     # Read in full, so the complaint is about the (made-up) field, not the size.
     assert (by_length.status_code, chunked.status_code) == (422, 422)

@@ -30,7 +30,7 @@ from jobtrail.web.pages.view import environment
 from jt_support import start_server
 
 EXPORTED = ("JOBTRAIL_URL", "JOBTRAIL_TOKENS", "JOBTRAIL_TOKENS_FILE", "JOBTRAIL_MAX_EVENTS",
-            "JOBTRAIL_MAX_BODY_BYTES", "JOBTRAIL_SERVER_WORKERS")
+            "JOBTRAIL_MAX_BODY_BYTES", "JOBTRAIL_SERVER_WORKERS", "JOBTRAIL_ALLOWED_HOSTS")
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost", "LocalHost",
@@ -94,6 +94,17 @@ def test_insecure_allows_a_public_address_and_says_so(calls: list[dict[str, Any]
 
     assert calls[0]["host"] == "0.0.0.0"
     assert "WITHOUT API tokens" in caplog.text
+    # reached by any name on purpose, so the workers answer any Host
+    assert calls[0]["env"]["JOBTRAIL_ALLOWED_HOSTS"] == "*"
+
+
+def test_an_open_server_on_loopback_answers_loopback_names_and_the_listed_ones(
+        calls: list[dict[str, Any]], sqlite_url: str) -> None:
+    serve(sqlite_url, insecure=True, settings=Settings(allowed_hosts=("jobs.internal",)))
+
+    assert calls[0]["env"]["JOBTRAIL_ALLOWED_HOSTS"] == "jobs.internal"
+    seen = Settings.from_env({k: v for k, v in calls[0]["env"].items() if v})
+    assert seen.allowed_hosts == ("jobs.internal",)
 
 
 def test_tokens_from_a_tokens_file_count(calls: list[dict[str, Any]], sqlite_url: str, tmp_path: Path,

@@ -39,7 +39,7 @@ from jobtrail.web.schemas import (
 __all__ = ["router"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 503)
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 415, 422, 503)
 }
 router = APIRouter(prefix="/api/v1", responses=_ERRORS)
 Many = Annotated[list[str], Query()]
@@ -66,6 +66,7 @@ def need(scope: str) -> Callable[[Request], None]:
             raise ApiError(401, "invalid token")
         if scope not in scopes:
             raise ApiError(403, f"this token lacks the {scope!r} scope")
+        request.state.scopes = scopes  # routes that allow more to some scopes look here
 
     check.__name__ = f"need_{scope}"
     return check
@@ -98,17 +99,14 @@ def filters(
                         resource=resource, labels=labels, since=since, until=until)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"request body is larger than the {limit}-byte limit")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"request body is larger than the {limit}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
+_ADMIN_ONLY = {"kill_requested": "kill_requested needs a token with the admin scope (or use "
+                                  "POST /api/v1/jobs/{job_id}/kill with one)"}
+"""Event types an ingest-only token may not send: a kill request is an operation, not a report."""
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 @router.post(
@@ -128,11 +126,16 @@ async def post_events(request: Request, response: Response) -> dict[str, Any]:
 
 async def _ingest_body(request: Request) -> dict[str, Any]:
     settings = request.app.state.settings
-    body = await _read_body(request, settings.max_body_bytes)
+    if not _is_json(request.headers.get("content-type", "")):
+        # Also what keeps other sites' pages out: a browser sends JSON only after a preflight.
+        raise ApiError(415, "send the events as JSON (Content-Type: application/json)")
+    body = await request.body()  # its size is capped by web.guards.BodyLimit
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "malformed JSON: nested too deeply") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         raise ApiError(422, 'body must be {"events": [...]}')
     if set(payload) - {"events"}:
@@ -140,8 +143,10 @@ async def _ingest_body(request: Request) -> dict[str, Any]:
     events = payload["events"]
     if len(events) > settings.max_events:
         raise ApiError(413, f"{len(events)} events in one request; the limit is {settings.max_events}")
+    scopes = getattr(request.state, "scopes", None)  # None: a server without tokens
+    refuse = _ADMIN_ONLY if scopes is not None and "admin" not in scopes else None
     async with request.app.state.ingest_gate:
-        result = await run_in_threadpool(ingest, store_of(request), events)
+        result = await run_in_threadpool(ingest, store_of(request), events, None, refuse)
     return result.as_dict()
 
 

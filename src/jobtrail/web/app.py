@@ -20,6 +20,7 @@ from jobtrail.web.api import metrics_router, router
 from jobtrail.web.auth import TokenTable
 from jobtrail.web.balance import Balancer
 from jobtrail.web.gate import IngestGate
+from jobtrail.web.guards import BodyLimit, LocalOnly
 from jobtrail.web.pages import install as install_dashboard
 from jobtrail.web.pages import warm as warm_dashboard
 from jobtrail.web.responses import JsonResponse
@@ -64,6 +65,9 @@ def asgi_app(target: str | Store | None = None, settings: Settings | None = None
     app.state.balancer = Balancer(shared=settings.server_workers > 1)
     app.state.ingest_gate = IngestGate(parallel=store.parallel_writes)  # see Store.parallel_writes
     errors.install(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    if not app.state.tokens.enabled and "*" not in settings.allowed_hosts:
+        app.add_middleware(LocalOnly, allowed=settings.allowed_hosts)  # outermost: runs first
     app.include_router(router)
     app.include_router(fleet_api.router)
     app.include_router(embeds_api.router)
