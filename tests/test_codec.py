@@ -89,3 +89,17 @@ def test_documents_in_the_first_encoding_still_decode(store: Any, sqlite_url: st
              ["c", None, None, "c", "s", None, None, T0 + 3]]
     _write_doc(sqlite_url, "c", json.dumps(first))
     assert store.get("c") == expected
+
+
+def test_a_lone_surrogate_stored_before_ingest_replaced_them_reads_back_replaced(
+        store: Any, sqlite_url: str) -> None:
+    # Given a document holding one (written by an older version; it broke every page showing it)
+    events = _events("d", {"type": "failed", "at": T0 + 5,
+                           "error": {"type": "OSError", "message": "cannot open QQ"}})
+    assert ingest(store, events).rejected == []
+    _write_doc(sqlite_url, "d", _doc(sqlite_url, "d").replace("QQ", "\\udcff \\ud83d\\ude00"))
+    # Expect it read back as U+FFFD, the valid pair beside it kept
+    record = store.get("d")
+    assert record["attempts"]["1"]["error"]["message"] == "cannot open \ufffd \U0001f600"
+    assert record["error"]["message"] == "cannot open \ufffd \U0001f600"
+    json.dumps(record, ensure_ascii=False).encode()  # now encodable

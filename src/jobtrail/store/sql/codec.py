@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from jobtrail.events import scrub
 from jobtrail.states import TERMINAL, derive, new_record
 from jobtrail.store.sql.schema import COLUMNS
 
@@ -153,7 +154,10 @@ def _slots(text: str) -> list[Any]:
 def from_row(row: Any) -> dict[str, Any]:
     m = row._mapping
     record = new_record(m["id"])
-    doc = _slots(m["doc"])
+    text = m["doc"]
+    doc = _slots(text)
+    if "\\ud" in text:  # beyond U+FFFF, or a lone surrogate stored before ingest replaced them
+        doc = scrub(doc)
     for c in COLUMNS:
         record[c] = m[c]
     record["name"] = m["name"] or None
