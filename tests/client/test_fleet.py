@@ -100,7 +100,7 @@ def test_a_send_waits_for_the_delivery_another_thread_has_in_progress() -> None:
 
     box = Outbox(deliver, lambda kind, exc: None)
     box.put("workers", "w1", {"id": "w1"})
-    writer = threading.Thread(target=box.send)
+    writer = threading.Thread(target=box.send, args=(5.0,))
     writer.start()
     while len(box):  # until the "writer" has taken the batch
         pass

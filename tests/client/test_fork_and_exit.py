@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from jobtrail import Trail
+from jobtrail import Settings, Trail
+from jt_support import start_server
 
 CHILD_TIMEOUT = 60.0  # seconds
 
@@ -121,3 +125,70 @@ def test_jobs_tracked_just_before_the_interpreter_exits_are_all_written(
     with Trail(store_url) as trail:
         assert trail.jobs(name="at.exit").counts() == {"succeeded": jobs}
         assert trail.get(f"exit-{jobs - 1}").progress == {"done": jobs - 1}
+
+
+class HoldFirstWorkersBeat:
+    """The real app, except that the first POST /api/v1/workers is answered `delay` seconds late
+    (`arrived` is set when it comes in): a sender is then inside that request for a while."""
+
+    def __init__(self, app: Any, delay: float) -> None:
+        self.app = app
+        self.delay = delay
+        self.arrived = threading.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/api/v1/workers" \
+                and not self.arrived.is_set():
+            self.arrived.set()
+            await asyncio.sleep(self.delay)
+        await self.app(scope, receive, send)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_a_worker_heartbeat_is_being_sent_tracks_and_closes(
+    tmp_path: Path, remote_settings: Any
+) -> None:
+    # Given a parent whose writer thread is inside the request delivering its worker heartbeat
+    from jobtrail.web import asgi_app
+
+    db_url = f"sqlite:///{tmp_path / 'server.db'}"
+    app = HoldFirstWorkersBeat(asgi_app(db_url, Settings()), delay=2.0)
+    live = start_server(app)
+    trail = Trail(live.url, settings=remote_settings())
+    try:
+        trail.worker_heartbeat("parent-worker", queues=["q"])
+        assert app.arrived.wait(5), "the parent's worker heartbeat never reached the server"
+        read, write = os.pipe()
+
+        # When the process forks then, and the child beats, tracks a job, flushes and closes
+        pid = os.fork()
+        if pid == 0:  # the child: report through the pipe, never return into pytest
+            code = 70
+            try:
+                os.close(read)
+                trail.worker_heartbeat("child-worker", queues=["q"])
+                with trail.track("child.job", job_id="child-job"):
+                    pass
+                flushed = trail.flush(5)
+                closing = threading.Thread(target=trail.close, daemon=True)
+                closing.start()
+                closing.join(5)
+                os.write(write, repr((flushed, closing.is_alive())).encode())
+                code = 0 if flushed and not closing.is_alive() else 1
+            finally:
+                os._exit(code)
+
+        os.close(write)
+        code = _wait(pid)
+        with os.fdopen(read) as pipe:
+            report = pipe.read()
+        # Expect the child's beat and job to arrive, and its close() to return
+        assert code == 0, f"child reported (flushed, close still blocked): {report}"
+        assert trail.flush(5)
+    finally:
+        trail.close()
+        live.stop()
+    with Trail(db_url, settings=Settings()) as local:
+        assert local.get("child-job").state == "succeeded"
+        assert {w["id"] for w in local.workers()} == {"parent-worker", "child-worker"}
+

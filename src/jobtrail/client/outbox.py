@@ -2,6 +2,9 @@
 
 Both are registers (the newest value per key wins), so the outbox keeps only the latest value per key
 and a value that cannot be delivered now is simply sent again later, unless a newer one replaced it.
+After `fork()` the child starts with an empty outbox and new locks, on its first use there (a lock
+the parent's writer thread held while sending would otherwise stay held in the child for good);
+what the parent had put is the parent's to send.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from jobtrail.forks import process_flag, reinit_lock
 
 __all__ = ["Outbox"]
 
@@ -19,20 +24,33 @@ class Outbox:
     def __init__(self, deliver: Deliver, on_error: Callable[[str, Exception], None]) -> None:
         self._deliver = deliver
         self._on_error = on_error
+        self._init_state()
+
+    def _init_state(self) -> None:
+        self._here = process_flag()  # emptied in a forked child: `_forked()` starts over there
         self._lock = threading.Lock()
         self._sending = threading.Lock()
         self._pending: dict[str, dict[str, dict[str, Any]]] = {}
 
+    def _forked(self) -> None:
+        with reinit_lock():
+            if not self._here:
+                self._init_state()
+
     def put(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        if not self._here:
+            self._forked()
         with self._lock:
             self._pending.setdefault(kind, {})[key] = value
 
-    def send(self, timeout: float = -1) -> bool:
+    def send(self, timeout: float) -> bool:
         """Deliver what is pending; True when nothing is left over. A delivery in progress on
-        another thread (the writer's) is waited for first, up to `timeout` seconds (-1: no
-        limit; False if it is still running): so True means that everything put before this call
-        has been delivered, not merely taken by that thread."""
-        if not self._sending.acquire(timeout=timeout):
+        another thread (the writer's) is waited for first, up to `timeout` seconds (False if it
+        is still running): so True means that everything put before this call has been
+        delivered, not merely taken by that thread."""
+        if not self._here:
+            self._forked()
+        if not self._sending.acquire(timeout=max(timeout, 0)):
             return False
         try:
             with self._lock:
@@ -53,5 +71,7 @@ class Outbox:
             self._sending.release()
 
     def __len__(self) -> int:
+        if not self._here:
+            self._forked()
         with self._lock:
             return sum(len(v) for v in self._pending.values())

@@ -125,9 +125,9 @@ class Trail:
 
     def _beat(self) -> None:
         """Runs on the writer thread: heartbeats for live jobs, which also fetch kill requests;
-        worker heartbeats and periodic declarations."""
+        worker heartbeats and periodic declarations (unless flush() is sending them: next turn)."""
         if len(self._outbox):
-            self._outbox.send()
+            self._outbox.send(0)
         now = time.monotonic()
         if self._live and now - self._last_beat >= self.settings.heartbeat_interval:
             self._last_beat = now
@@ -170,7 +170,7 @@ class Trail:
 
     def close(self) -> None:
         if len(self._outbox):
-            self._outbox.send()
+            self._outbox.send(self.settings.exit_timeout)
         self._writer.close()
         if self._sink is not None:
             self._sink.close(self.settings.exit_timeout)
