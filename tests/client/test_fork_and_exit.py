@@ -192,3 +192,30 @@ def test_a_child_forked_while_a_worker_heartbeat_is_being_sent_tracks_and_closes
         assert local.get("child-job").state == "succeeded"
         assert {w["id"] for w in local.workers()} == {"parent-worker", "child-worker"}
 
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_heartbeats_only_the_jobs_it_started(make_trail: Any, sqlite_url: str) -> None:
+    # Given a parent running a job that its writer thread heartbeats
+    trail = make_trail(sqlite_url, heartbeat_interval=0.05)
+    with trail.track("parent.job", job_id="parent-job"):
+        assert trail.flush(5)  # its start was sent: the writer thread counts it live
+        # When it forks a child that runs a job of its own for a while, and the parent's job ends
+        pid = os.fork()
+        if pid == 0:
+            code = 70
+            try:
+                with trail.track("child.job", job_id="child-job"):
+                    time.sleep(0.5)
+                code = 0 if trail.flush(5) else 1
+            finally:
+                os._exit(code)
+    assert trail.flush(5)
+    assert _wait(pid) == 0
+    # Expect no heartbeat of the parent's job after it ended (else a parent that died would
+    # never look lost), and the child's own job heartbeated
+    parent_job, child_job = trail.get("parent-job"), trail.get("child-job")
+    assert parent_job.state == "succeeded"
+    assert parent_job.finished_at is not None and parent_job.heartbeat_at is not None
+    assert parent_job.heartbeat_at <= parent_job.finished_at
+    assert child_job.heartbeat_at is not None and child_job.started_at is not None
+    assert child_job.heartbeat_at > child_job.started_at

@@ -19,6 +19,7 @@ from jobtrail.client.writer import Writer, WriterStats
 from jobtrail.config import Settings
 from jobtrail.errors import ConfigError, NotFound
 from jobtrail.events import cap_args
+from jobtrail.forks import process_flag, reinit_lock
 from jobtrail.ingest import IngestResult, ingest
 from jobtrail.model import BatchSummary, Job
 from jobtrail.query import JobQuery, TimeArg, batch_summary, build_filter, kill_job
@@ -62,9 +63,8 @@ class Trail:
             send, tick = self._sink.send, self._remote_tick
         self._store = store
         self._store_lock = threading.Lock()
-        self._kills: set[str] = set()
-        self._live: dict[str, JobHandle] = {}
-        self._last_beat = time.monotonic()
+        self._last_beat = time.monotonic()  # a child keeps it: its first beat is no later
+        self._init_live()
         self._outbox = Outbox(self._deliver_meta, self._meta_error)
         s = self.settings
         self._writer = Writer(
@@ -123,9 +123,22 @@ class Trail:
         self._writer.stats.send_errors += 1
         self._writer.warn_once("meta-" + kind, "jobtrail: could not send %s (will retry): %s", kind, exc)
 
+    def _init_live(self) -> None:
+        """The running jobs the writer thread heartbeats, and kill requests for them: this
+        process's own. A forked child starts with none, so it never beats for its parent's jobs
+        (a parent that died would then never look lost)."""
+        self._here = process_flag()  # emptied in a forked child: `_beat` starts over there
+        self._kills: set[str] = set()
+        self._live: dict[str, JobHandle] = {}
+
     def _beat(self) -> None:
-        """Runs on the writer thread: heartbeats for live jobs, which also fetch kill requests;
-        worker heartbeats and periodic declarations (unless flush() is sending them: next turn)."""
+        """Runs on the writer thread at the start of every turn, before it builds any event:
+        heartbeats for live jobs, which also fetch kill requests; worker heartbeats and periodic
+        declarations (unless flush() is sending them: next turn)."""
+        if not self._here:
+            with reinit_lock():
+                if not self._here:
+                    self._init_live()
         if len(self._outbox):
             self._outbox.send(0)
         now = time.monotonic()
