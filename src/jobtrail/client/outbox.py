@@ -2,9 +2,11 @@
 
 Both are registers (the newest value per key wins), so the outbox keeps only the latest value per key
 and a value that cannot be delivered now is simply sent again later, unless a newer one replaced it.
-After `fork()` the child starts with an empty outbox and new locks, on its first use there (a lock
-the parent's writer thread held while sending would otherwise stay held in the child for good);
-what the parent had put is the parent's to send.
+Only the writer thread delivers (in its turn), so a caller's thread never waits on a request: a
+flush marks what was put so far and waits, bounded, for a turn that delivered it (`delivered`).
+After `fork()` the child starts with an empty outbox and a new lock, on its first use there (a lock
+the parent's writer thread held at fork would otherwise stay held in the child for good); what the
+parent had put is the parent's to send.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ class Outbox:
     def _init_state(self) -> None:
         self._here = process_flag()  # emptied in a forked child: `_forked()` starts over there
         self._lock = threading.Lock()
-        self._sending = threading.Lock()
         self._pending: dict[str, dict[str, dict[str, Any]]] = {}
+        self._puts = 0  # values put so far
+        self._through = 0  # every value put before this count was delivered
 
     def _forked(self) -> None:
         with reinit_lock():
@@ -42,33 +45,44 @@ class Outbox:
             self._forked()
         with self._lock:
             self._pending.setdefault(kind, {})[key] = value
+            self._puts += 1
 
-    def send(self, timeout: float) -> bool:
-        """Deliver what is pending; True when nothing is left over. A delivery in progress on
-        another thread (the writer's) is waited for first, up to `timeout` seconds (False if it
-        is still running): so True means that everything put before this call has been
-        delivered, not merely taken by that thread."""
+    def mark(self) -> int:
+        """A mark for everything put so far, for `delivered`."""
         if not self._here:
             self._forked()
-        if not self._sending.acquire(timeout=max(timeout, 0)):
-            return False
-        try:
+        with self._lock:
+            return self._puts
+
+    def delivered(self, mark: int) -> bool:
+        """True once every value put before `mark` was delivered (or replaced by a newer one
+        that was), not merely taken by a delivery still in progress."""
+        if not self._here:
+            self._forked()
+        return self._through >= mark
+
+    def send(self) -> bool:
+        """Deliver what is pending (on the writer thread only); True when nothing is left over."""
+        if not self._here:
+            self._forked()
+        with self._lock:
+            batch, self._pending = self._pending, {}
+            puts = self._puts
+        ok = True
+        for kind, items in batch.items():
+            try:
+                self._deliver(kind, list(items.values()))
+            except Exception as exc:  # noqa: BLE001 - never raises into the job; retried later
+                ok = False
+                self._on_error(kind, exc)
+                with self._lock:
+                    newer = self._pending.setdefault(kind, {})
+                    for key, value in items.items():
+                        newer.setdefault(key, value)
+        if ok:
             with self._lock:
-                batch, self._pending = self._pending, {}
-            ok = True
-            for kind, items in batch.items():
-                try:
-                    self._deliver(kind, list(items.values()))
-                except Exception as exc:  # noqa: BLE001 - never raises into the job; retried later
-                    ok = False
-                    self._on_error(kind, exc)
-                    with self._lock:
-                        newer = self._pending.setdefault(kind, {})
-                        for key, value in items.items():
-                            newer.setdefault(key, value)
-            return ok
-        finally:
-            self._sending.release()
+                self._through = max(self._through, puts)
+        return ok
 
     def __len__(self) -> int:
         if not self._here:

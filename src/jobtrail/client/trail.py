@@ -134,13 +134,13 @@ class Trail:
     def _beat(self) -> None:
         """Runs on the writer thread at the start of every turn, before it builds any event:
         heartbeats for live jobs, which also fetch kill requests; worker heartbeats and periodic
-        declarations (unless flush() is sending them: next turn)."""
+        declarations (only this thread sends them: `flush` waits for its turn)."""
         if not self._here:
             with reinit_lock():
                 if not self._here:
                     self._init_live()
         if len(self._outbox):
-            self._outbox.send(0)
+            self._outbox.send()
         now = time.monotonic()
         if self._live and now - self._last_beat >= self.settings.heartbeat_interval:
             self._last_beat = now
@@ -172,21 +172,21 @@ class Trail:
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Write everything tracked so far (for a server: spilled events too); False if that took
-        longer than `timeout`."""
+        longer than `timeout`. The writer thread does the sending, so this waits no longer."""
         deadline = time.monotonic() + timeout
-        done = self._writer.flush(timeout)
-        # Always: the writer thread may be delivering what it took from the outbox just now.
-        done = self._outbox.send(max(deadline - time.monotonic(), 0.0)) and done
+        mark = self._outbox.mark()  # the writer thread may be delivering the outbox just now
+        done = self._writer.flush(timeout, turn=not self._outbox.delivered(mark))
+        done = self._outbox.delivered(mark) and done
         if self._sink is None or not done:
             return done
         return self._sink.drain(max(deadline - time.monotonic(), 0.0))
 
     def close(self) -> None:
-        if len(self._outbox):
-            self._outbox.send(self.settings.exit_timeout)
+        """Send what waits (the writer's last turn sends the outbox too), within exit_timeout."""
+        deadline = time.monotonic() + self.settings.exit_timeout
         self._writer.close()
         if self._sink is not None:
-            self._sink.close(self.settings.exit_timeout)
+            self._sink.close(max(deadline - time.monotonic(), 0.0))
         if self._remote is not None:
             self._remote.close()
         if self._store is not None:

@@ -77,6 +77,9 @@ class Writer:
         self._limit = self.capacity  # 0 once closed: one comparison in `put`
         self._inflight = 0
         self._flushing = 0  # flush() calls waiting: the thread sends without waiting its interval
+        self._turns = 0  # turns the thread started (each calls `tick` first)
+        self._turned = 0  # turns it finished
+        self._wanted = 0  # the turn a flush(turn=True) waits for: taken without waiting the interval
         self._thread: threading.Thread | None = None
         self._closed = False
         self._stop = threading.Event()
@@ -132,16 +135,17 @@ class Writer:
                 # Sleep until a batch is full, the interval since the last turn is up, a flush
                 # waits or close() was called; the lock is released while waiting.
                 while len(self._buffer) < self.batch_size and not self._closed \
-                        and not (self._flushing and self._buffer):
+                        and not (self._flushing and self._buffer) and self._wanted <= self._turns:
                     left = last + self.interval - time.monotonic()
                     if left <= 0:
                         break
                     self._wake.wait(left)
-                if self._closed and not self._buffer:
+                if self._closed and not self._buffer and self._wanted <= self._turns:
                     return
                 buffer = self._buffer
                 items = [buffer.popleft() for _ in range(min(len(buffer), self.batch_size))]
                 self._inflight = len(items)
+                self._turns += 1
             last = time.monotonic()
             if self._tick is not None:
                 try:
@@ -163,13 +167,15 @@ class Writer:
                     closing = self._closed
                 if closing:
                     return
-                self._stop.wait(delay * (1 + random.random()))  # close() cuts the back-off short
+                if self._stop.wait(delay * (1 + random.random())):  # close() cuts the back-off short
+                    return  # and gave up waiting: no more attempts once closed
                 delay = min(delay * 2, 30.0)
             self._done_turn()
 
     def _done_turn(self) -> None:
         with self._lock:
             self._inflight = 0
+            self._turned = self._turns
             self._wake.notify_all()
 
     def _events(self, items: list[Item]) -> list[dict[str, Any]]:
@@ -203,19 +209,23 @@ class Writer:
                 self.stats.record_errors += 1
         return True
 
-    def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until everything put so far was handed to the sink; False on timeout."""
+    def flush(self, timeout: float = 5.0, turn: bool = False) -> bool:
+        """Wait until everything put so far was handed to the sink (and, with `turn`, until a
+        whole turn of the thread started after this call, its `tick` included); False on
+        timeout. Only the thread does I/O: the caller waits at most `timeout`."""
         if not self._here:
             self._forked()
         deadline = time.monotonic() + timeout
         with self._lock:
-            if not self._buffer and not self._inflight:
+            if not self._buffer and not self._inflight and not turn:
                 return True
         self._start()
         with self._lock:
+            want = self._turns + 1 if turn else 0
+            self._wanted = max(self._wanted, want)
             self._flushing += 1
             try:
-                while self._buffer or self._inflight:
+                while self._buffer or self._inflight or self._turned < want:
                     self._wake.notify_all()
                     left = deadline - time.monotonic()
                     if left <= 0:
@@ -226,13 +236,15 @@ class Writer:
         return True
 
     def close(self, timeout: float | None = None) -> None:
-        """Flush with a bounded wait, then stop accepting events."""
+        """Flush with a bounded wait, including one last turn (whose `tick` sends what waits
+        besides events, also when no event does), then stop accepting events."""
         if not self._here:
             self._forked()
         timeout = self.exit_timeout if timeout is None else timeout
         if self._closed:
             return
-        self.flush(timeout)
+        deadline = time.monotonic() + timeout
+        self.flush(timeout, turn=self._thread is not None)
         with self._lock:
             self._closed = True
             self._limit = 0
@@ -240,7 +252,7 @@ class Writer:
             self._wake.notify_all()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=0.5)
+            thread.join(timeout=min(0.5, max(deadline - time.monotonic(), 0.0)))
 
     @property
     def pending(self) -> int:
