@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,7 +42,7 @@ class BodyLimit:
             return
         limit = self.limit if scope["path"].endswith("/api/v1/events") else self.small
         message = f"request body is larger than the {limit}-byte limit"
-        declared = _header(scope, b"content-length")
+        declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await error_response(413, message, {"Connection": "close"})(scope, receive, send)
             return
@@ -70,7 +71,8 @@ class LocalOnly:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        host = _header(scope, b"host") or ""
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
         name = _hostname(host)
         if name is None or not (is_loopback(name) or name.rstrip(".") in self.allowed):
             await error_response(400, (
@@ -78,7 +80,7 @@ class LocalOnly:
                 "loopback names (127.0.0.1, localhost); configure tokens, or list the name in "
                 "JOBTRAIL_ALLOWED_HOSTS"))(scope, receive, send)
             return
-        origin = _header(scope, b"origin")
+        origin = headers.get("origin")
         if (scope["type"] == "http" and scope["method"] not in _SAFE_METHODS
                 and "/api/" in scope["path"] and origin is not None
                 and not _same_origin(origin, host, scope.get("scheme", "http"))):
@@ -88,13 +90,6 @@ class LocalOnly:
                 scope, receive, send)
             return
         await self.app(scope, receive, send)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 def _hostname(host: str) -> str | None:
