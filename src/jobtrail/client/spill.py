@@ -43,6 +43,20 @@ def _try_lock(file: BinaryIO) -> bool:
     return True
 
 
+def _write_at(file: BinaryIO, data: bytes, offset: int) -> None:
+    """All of `data` at `offset`, straight to the file: no buffer in between that could keep the
+    bytes of a failed write (disk full) and put them on disk with a later one, past the known size."""
+    if not hasattr(os, "pwrite"):  # pragma: no cover - Windows
+        file.seek(offset)
+        file.write(data)
+        file.flush()
+        return
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(file.fileno(), view, offset)
+        view, offset = view[written:], offset + written
+
+
 class _Segment:
     __slots__ = ("adopted", "file", "path", "read_pos", "size")
 
@@ -93,14 +107,12 @@ class Spill:
             if tail is None or tail.adopted or tail.size >= SEGMENT_BYTES:
                 tail = self._create()
                 self._segments.append(tail)
-            tail.file.seek(0, os.SEEK_END)
-            tail.file.write(data)
-            tail.file.flush()
+            _write_at(tail.file, data, tail.size)
         except OSError:
             self.dropped += len(lines)
             if tail is not None and not tail.file.closed:
                 with contextlib.suppress(OSError):  # cut a partial write off, so no line glues onto it
-                    tail.file.truncate(tail.size)
+                    os.ftruncate(tail.file.fileno(), tail.size)
             return False
         tail.size += len(data)
         return True
