@@ -11,6 +11,8 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 from jobtrail.client.writer import Writer
 
 
@@ -92,3 +94,27 @@ def test_a_record_that_cannot_be_built_is_counted_and_the_rest_are_sent() -> Non
         assert writer.stats.sent == 1
     finally:
         writer.close(1)
+
+
+def test_what_close_cannot_hand_over_in_time_is_counted_dropped_and_logged(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Given a sink that hangs on the first batch, with more events buffered behind it
+    release = threading.Event()
+    taken = threading.Event()
+
+    def hangs(batch: list[dict[str, Any]]) -> None:
+        taken.set()
+        release.wait(10)
+
+    writer = Writer(hangs, batch_size=2, interval=0.01, exit_timeout=0.3)
+    for n in range(5):
+        writer.put(_event(n))
+    assert taken.wait(5)
+    # When the writer closes (no `keep` to hand them to)
+    with caplog.at_level("WARNING", logger="jobtrail"):
+        writer.close()
+    release.set()
+    # Expect the batch in flight and the rest counted, in one warning
+    assert writer.stats.dropped == 5
+    assert [r.getMessage() for r in caplog.records if "exit_timeout" in r.getMessage()] == [
+        "jobtrail: 5 events were not recorded within exit_timeout (0.3 s) and are lost"]

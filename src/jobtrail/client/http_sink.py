@@ -96,6 +96,8 @@ class HttpSink:
         self._delay = 0.0  # the current backoff; 0 while the server answers
         self._next_try = 0.0  # monotonic time before which no request is made
         self._next_adopt = 0.0
+        self._kept = False  # `keep` took over at exit: whatever this thread would spill is there
+        self._closed = False
 
     def _forked(self) -> None:
         """The first use in a forked child: the parent's segments, socket and lock stay the
@@ -138,27 +140,34 @@ class HttpSink:
             if "event_id" not in event:
                 event["event_id"] = new_job_id()  # unique, without uuid4's system call
         with self._lock:
-            if self.backlog or time.monotonic() < self._next_try:
-                self._to_spill(self._encode(events))  # behind what waits there; `tick` replays it
+            try:
+                return self._send(events)
+            finally:
+                if self._closed:  # close() came while this request hung: let go of the files now
+                    self._release()
+
+    def _send(self, events: list[dict[str, Any]]) -> IngestResult:
+        if self.backlog or time.monotonic() < self._next_try:
+            self._to_spill(self._encode(events))  # behind what waits there; `tick` replays it
+            return IngestResult(accepted=0)
+        body = self._one_body(events)
+        if body is not None:  # the usual batch: one json.dumps, one POST
+            response = self._request(body)
+            if response is None:
+                self._to_spill(self._encode(events))
                 return IngestResult(accepted=0)
-            body = self._one_body(events)
-            if body is not None:  # the usual batch: one json.dumps, one POST
-                response = self._request(body)
-                if response is None:
-                    self._to_spill(self._encode(events))
-                    return IngestResult(accepted=0)
-                if response.status != 413:
-                    return self._result(response, len(events))
-            lines = self._encode(events)
-            accepted, control = 0, {}
-            for offset, part in chunks(lines):
-                result = self._post(part)
-                if result is None:
-                    self._to_spill(lines[offset:])
-                    break
-                accepted += result.accepted
-                control.update(result.control)
-            return IngestResult(accepted=accepted, control=control)
+            if response.status != 413:
+                return self._result(response, len(events))
+        lines = self._encode(events)
+        accepted, control = 0, {}
+        for offset, part in chunks(lines):
+            result = self._post(part)
+            if result is None:
+                self._to_spill(lines[offset:])
+                break
+            accepted += result.accepted
+            control.update(result.control)
+        return IngestResult(accepted=accepted, control=control)
 
     @staticmethod
     def _one_body(events: list[dict[str, Any]]) -> bytes | None:
@@ -195,7 +204,7 @@ class HttpSink:
         return lines
 
     def _to_spill(self, lines: Sequence[bytes]) -> None:
-        if not lines:
+        if not lines or self._kept:
             return
         if self.spill.append(lines):
             self.spilled += len(lines)
@@ -296,6 +305,29 @@ class HttpSink:
 
     # ---- other threads -------------------------------------------------------------------------
 
+    def keep(self, events: list[dict[str, Any]]) -> int:
+        """At exit, events the writer could not hand over in time (the thread may be stuck in a
+        request, holding the lock): a segment of their own, left for a later process to replay.
+        Their `event_id`s are the ones already sent, if any, so that replay counts nothing twice.
+        Returns how many were kept."""
+        if not self._here:
+            self._forked()
+        for event in events:
+            if "event_id" not in event:
+                event["event_id"] = new_job_id()
+        self._kept = True
+        lines = self._encode(events)
+        aside = Spill(self.spill.folder, self.spill.max_bytes)
+        try:
+            kept = len(lines) if aside.append(lines) else 0
+        finally:
+            aside.close()
+        self.spilled += kept
+        if kept:
+            self._warn("spill-exit", "jobtrail: %d events not yet delivered to %s are kept in %s "
+                       "for the next process", kept, self.url, self.spill.folder)
+        return kept
+
     def drain(self, timeout: float) -> bool:
         """Replay the spill now, retrying about every half second, until it is empty or `timeout`
         passes (then False). Used by `Trail.flush`; waits for the writer thread's turn."""
@@ -323,15 +355,19 @@ class HttpSink:
         connection and the spill files; what is left there is adopted by a later process."""
         if not self._here:
             self._forked()
+        self._closed = True
         if not self._lock.acquire(timeout=max(timeout, 0.01)):
-            return
+            return  # the writer thread is in a request: it lets go of the files when that ends
         try:
-            if timeout > 0 and self._delay == 0:
+            if timeout > 0 and self._delay == 0 and not self._kept:
                 self._replay(timeout)
-            self.spill.close()
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            self._release()
         finally:
             self._lock.release()
+
+    def _release(self) -> None:
+        self.spill.close()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 

@@ -34,6 +34,7 @@ class Outbox:
         self._pending: dict[str, dict[str, dict[str, Any]]] = {}
         self._puts = 0  # values put so far
         self._through = 0  # every value put before this count was delivered
+        self._sending = 0  # values a delivery in progress took
 
     def _forked(self) -> None:
         with reinit_lock():
@@ -67,6 +68,7 @@ class Outbox:
             self._forked()
         with self._lock:
             batch, self._pending = self._pending, {}
+            self._sending = sum(len(v) for v in batch.values())
             puts = self._puts
         ok = True
         for kind, items in batch.items():
@@ -79,10 +81,19 @@ class Outbox:
                     newer = self._pending.setdefault(kind, {})
                     for key, value in items.items():
                         newer.setdefault(key, value)
-        if ok:
-            with self._lock:
+        with self._lock:
+            self._sending = 0
+            if ok:
                 self._through = max(self._through, puts)
         return ok
+
+    @property
+    def unsent(self) -> int:
+        """Values not delivered yet: pending, or taken by a delivery still in progress."""
+        if not self._here:
+            self._forked()
+        with self._lock:
+            return sum(len(v) for v in self._pending.values()) + self._sending
 
     def __len__(self) -> int:
         if not self._here:

@@ -56,11 +56,12 @@ class Trail:
         self._sink: HttpSink | None = None
         send: Callable[[list[dict[str, Any]]], Any] = self._send
         tick: Callable[[], None] = self._beat
+        keep: Callable[[list[dict[str, Any]]], int] | None = None
         if self.url.startswith(("http://", "https://")):  # a server: its HTTP modules load only then
             if store is not None:
                 raise ConfigError("a Trail talks either to a server URL or to a store, not both")
             self._remote, self._sink = _remote(self.url, self.token, self.settings, self._on_result)
-            send, tick = self._sink.send, self._remote_tick
+            send, tick, keep = self._sink.send, self._remote_tick, self._sink.keep
         self._store = store
         self._store_lock = threading.Lock()
         self._last_beat = time.monotonic()  # a child keeps it: its first beat is no later
@@ -76,6 +77,7 @@ class Trail:
             on_result=self._on_result,
             tick=tick,
             exit_timeout=s.exit_timeout,
+            keep=keep,
         )
 
     # ---- plumbing --------------------------------------------------------------------------
@@ -185,6 +187,8 @@ class Trail:
         """Send what waits (the writer's last turn sends the outbox too), within exit_timeout."""
         deadline = time.monotonic() + self.settings.exit_timeout
         self._writer.close()
+        # Registers, not spilled: the process's next heartbeat or declaration sends them anew.
+        self._writer.lost_at_exit(self._outbox.unsent, "worker heartbeats or periodic declarations")
         if self._sink is not None:
             self._sink.close(max(deadline - time.monotonic(), 0.0))
         if self._remote is not None:

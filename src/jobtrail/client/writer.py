@@ -55,6 +55,7 @@ class Writer:
         on_result: Callable[[Any], None] | None = None,
         tick: Callable[[], None] | None = None,
         exit_timeout: float = 5.0,
+        keep: Callable[[list[dict[str, Any]]], int] | None = None,
     ) -> None:
         self._send = send
         self.capacity = capacity
@@ -63,6 +64,7 @@ class Writer:
         self._on_result = on_result
         self._tick = tick
         self.exit_timeout = exit_timeout
+        self._keep = keep
         self.stats = WriterStats()
         self._init_state()
         atexit.register(_call, weakref.ref(self), "close")
@@ -76,6 +78,7 @@ class Writer:
         self._buffer: deque[Item] = deque()
         self._limit = self.capacity  # 0 once closed: one comparison in `put`
         self._inflight = 0
+        self._taken: list[Item] = []  # what the thread took from the buffer and has not handed off
         self._flushing = 0  # flush() calls waiting: the thread sends without waiting its interval
         self._turns = 0  # turns the thread started (each calls `tick` first)
         self._turned = 0  # turns it finished
@@ -144,6 +147,7 @@ class Writer:
                     return
                 buffer = self._buffer
                 items = [buffer.popleft() for _ in range(min(len(buffer), self.batch_size))]
+                self._taken = items
                 self._inflight = len(items)
                 self._turns += 1
             last = time.monotonic()
@@ -156,10 +160,12 @@ class Writer:
             if not batch:
                 self._done_turn()
                 continue
+            self._taken = batch
             if self._deliver(batch):
                 delay = self.interval
             else:
                 with self._lock:  # put the batch back in front, then back off
+                    self._taken = []
                     room = self.capacity - len(self._buffer)
                     keep = batch[:max(room, 0)]
                     self.stats.dropped += len(batch) - len(keep)
@@ -175,6 +181,7 @@ class Writer:
     def _done_turn(self) -> None:
         with self._lock:
             self._inflight = 0
+            self._taken = []
             self._turned = self._turns
             self._wake.notify_all()
 
@@ -253,6 +260,34 @@ class Writer:
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=min(0.5, max(deadline - time.monotonic(), 0.0)))
+        self._abandon(thread is not None and thread.is_alive())
+
+    def _abandon(self, stuck: bool) -> None:
+        """What is still buffered at close, and the batch a stuck thread holds, goes to `keep`
+        (a spill a later process delivers); what that cannot keep is counted dropped and logged."""
+        with self._lock:
+            items = list(self._buffer)
+            self._buffer.clear()
+            taken = list(self._taken) if stuck else []
+        left = self._events(taken + items)
+        if not left:
+            return
+        kept = 0
+        if self._keep is not None:
+            try:
+                kept = self._keep(left)
+            except Exception:  # noqa: BLE001 - closing must not raise either
+                kept = 0
+        self.lost_at_exit(len(left) - kept, "events")
+
+    def lost_at_exit(self, count: int, what: str) -> None:
+        """Count (as dropped) and log what close() leaves unsent."""
+        if count <= 0:
+            return
+        with self._lock:
+            self.stats.dropped += count
+        self.warn_once("exit-" + what, "jobtrail: %d %s were not recorded within exit_timeout "
+                       "(%.1f s) and are lost", count, what, self.exit_timeout)
 
     @property
     def pending(self) -> int:
