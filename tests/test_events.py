@@ -140,10 +140,31 @@ def test_invalid_event_is_an_invalid_input() -> None:
 @pytest.mark.parametrize(
     "key", ["password", "PASSWORD", "db_passwd", "token", "refresh_token", "api_key", "apiKey",
             "API-KEY", "authorization", "Authorization", "client_secret", "session_id", "cookie",
-            "private_key", "credentials"],
+            "private_key", "credentials", "auth", "basic_auth", "authHeader", "http-auth", "db_pass",
+            "smtpPass", "passwords", "passphrase"],
 )
 def test_secret_looking_keys_are_redacted(key: str) -> None:
     assert redact({key: "s3cr3t", "user": "ann"}) == {key: "[redacted]", "user": "ann"}
+
+
+@pytest.mark.parametrize("key", ["author", "author_id", "authority", "coauthors", "keyboard", "passenger"])
+def test_keys_that_only_contain_a_secret_word_are_kept(key: str) -> None:
+    assert redact({key: "Tolkien"}) == {key: "Tolkien"}
+
+
+def test_url_passwords_in_args_are_redacted_wherever_the_text_is() -> None:
+    # Given a task that takes database and broker URLs, as a kwarg, in a list and as the whole args
+    dsn = "postgresql://app:hunter2@db.internal:5432/prod"
+    args = {"dsn": dsn, "urls": ["redis://:s3cr3t@cache/0", "https://example.com/a:b@c"],
+            "note": "copy from amqp://guest:guest@mq// to s3://bucket/key"}
+    # When they are ingested
+    clean = normalize(event(args=args), NOW)["args"]
+    plain = normalize(event(args=dsn), NOW)["args"]
+    # Expect only the passwords gone; hosts, users and URLs without a password unchanged
+    assert clean == {"dsn": "postgresql://app:[redacted]@db.internal:5432/prod",
+                     "urls": ["redis://:[redacted]@cache/0", "https://example.com/a:b@c"],
+                     "note": "copy from amqp://guest:[redacted]@mq// to s3://bucket/key"}
+    assert plain == "postgresql://app:[redacted]@db.internal:5432/prod"
 
 
 def test_secrets_are_redacted_at_any_depth_in_args() -> None:

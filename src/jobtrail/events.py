@@ -39,10 +39,15 @@ MAX_LABELS = 32
 MAX_RESOURCES = 64
 
 _SECRET_KEY = re.compile(
-    r"pass(word|wd)?|pwd|secret|token|api[-_]?key|authori[sz]ation|auth|credential|"
+    # `pass` and `auth` as words of their own (db_pass, basic_auth, authHeader), not the start
+    # of passenger or author
+    r"pass(?:word|wd|phrase)|(?:pass|auth)(?-i:(?![a-z]))|pwd|secret|token|api[-_]?key|"
+    r"authori[sz]ation|credential|"
     r"private[-_]?key|cookie|session[-_]?id|signature",
     re.IGNORECASE,
 )
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@", re.IGNORECASE)
+"""scheme://user:password@host, as in a database URL passed to a task: the password goes."""
 _RESOURCE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*:[^\s].*$")
 _LABEL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
 _PROGRESS_KEYS = ("done", "total", "failed", "skipped")
@@ -71,7 +76,10 @@ REDACTED = "[redacted]"
 
 
 def redact(value: Any) -> Any:
-    """A copy of `value` with every mapping entry whose key looks like a secret replaced."""
+    """A copy of `value` with every mapping entry whose key looks like a secret replaced, and
+    the password of every URL in its text."""
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(r"\1" + REDACTED + "@", value) if "://" in value else value
     if isinstance(value, Mapping):
         return {
             str(k): (REDACTED if _SECRET_KEY.search(str(k)) else redact(v))
@@ -216,7 +224,7 @@ def _capped(limit: int) -> Any:
     def check(raw: Mapping[str, Any], field: str, kind: str) -> Any:
         value = raw[field]
         try:
-            if not isinstance(value, str | int | float | bool):
+            if not isinstance(value, int | float | bool):
                 value = redact(value)
             text = _compact(value)
         except RecursionError:
