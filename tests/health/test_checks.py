@@ -187,6 +187,24 @@ def test_a_periodic_job_turns_late_then_down_without_a_success(store: Store) -> 
     assert check_periodic(store, HealthSettings(), now).level == "healthy"
 
 
+def test_a_periodic_job_that_never_succeeds_is_late_although_each_run_redeclares_it(
+    store: Store
+) -> None:
+    # Given an hourly job (`jobtrail run --every 1h`) that declares itself at every run and fails
+    now = time.time()
+    for i in range(3, 0, -1):
+        declare(store, "backup", now - i * HOUR, every="1h")
+        put(store, {"job_id": f"b{i}", "type": "started", "at": now - i * HOUR, "name": "backup"},
+            {"job_id": f"b{i}", "type": "failed", "at": now - i * HOUR + 10})
+    # When its health is checked three hours after the first declaration
+    c = check_periodic(store, HealthSettings(), now)
+    # Expect it judged from its first declaration, not from the latest repeat of the same schedule
+    assert c.level == "unhealthy" and "'backup' is down" in c.reason, c
+    # and a new schedule starts the clock again
+    declare(store, "backup", now, every="1d")
+    assert check_periodic(store, HealthSettings(), now + HOUR).level == "healthy"
+
+
 def test_a_cron_job_never_run_is_healthy_until_it_is_overdue(store: Store) -> None:
     now = time.time()
     declare(store, "nightly", now - 60, cron="0 3 * * *", grace="1h")

@@ -190,7 +190,7 @@ class Store(Protocol):
 
     def declare_periodic(self, spec: Mapping[str, Any]) -> None:
         """Declare (or redeclare) a periodic job: `name, every, cron, grace, down_after, at`; the
-        newest declaration wins."""
+        newest declaration wins, but the same `every`/`cron` again keeps the first `declared_at`."""
         ...
 
     def periodics(self) -> list[dict[str, Any]]:

@@ -85,12 +85,17 @@ def declare_periodic(conn: sa.Connection, spec: Mapping[str, Any]) -> None:
         "declared_at": spec["at"],
     }
     stmt = _insert(conn.dialect.name, periodic).values(row)
-    new = stmt.excluded
+    new, old = stmt.excluded, periodic.c
+    # The same schedule declared again (each `jobtrail run`, each process start) keeps its first
+    # declaration time: before a first success that is the clock, so a job failing at every run
+    # still goes late.
+    same = sa.and_(old.every.is_not_distinct_from(new.every), old.cron.is_not_distinct_from(new.cron))
     conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["name"],
-            set_={c: getattr(new, c) for c in ("every", "cron", "grace", "down_after", "declared_at")},
-            where=periodic.c.declared_at <= new.declared_at,
+            set_={**{c: getattr(new, c) for c in ("every", "cron", "grace", "down_after")},
+                  "declared_at": sa.case((same, old.declared_at), else_=new.declared_at)},
+            where=old.declared_at <= new.declared_at,
         )
     )
 
