@@ -206,3 +206,16 @@ def test_worker_identity_in_a_forked_child_names_the_child() -> None:
     seen = os.read(read, 1000).decode()
     os.close(read)
     assert seen == f"{parent.host}:{pid}" and parent.pid == os.getpid()
+
+
+def test_a_url_password_in_a_short_positional_argument_or_result_is_redacted() -> None:
+    # Given a task called with a few short scalars (the fast path), one a URL with a password
+    url = "postgresql://bob:s3cret@db/books"
+    # When its args and its result are snapshotted
+    snap = args_snapshot((url, 1), {"dsn": url})
+    result = result_snapshot(url)
+    # Expect the password gone from every place, as it is from a call with larger arguments
+    assert snap == {"args": ["postgresql://bob:[redacted]@db/books", 1],
+                    "kwargs": {"dsn": "postgresql://bob:[redacted]@db/books"}}
+    assert result == "postgresql://bob:[redacted]@db/books"
+    assert args_snapshot((url, [1]), {})["args"][0] == "postgresql://bob:[redacted]@db/books"

@@ -139,8 +139,9 @@ def args_snapshot(args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = N
         return None
     kwargs = kwargs or {}
     if plain_call(args, kwargs):
-        # A few short scalars (the usual task call): already JSON and far below the cap.
-        return {"args": list(args), "kwargs": redact(kwargs)}
+        # A few short scalars (the usual task call): already JSON and far below the cap; a
+        # positional URL may still carry a password.
+        return {"args": redact(list(args)), "kwargs": redact(kwargs)}
     try:
         return cap_args(redact({"args": list(args), "kwargs": dict(kwargs)}), MAX_ARGS_BYTES)
     except Exception:  # noqa: BLE001 - an argument whose repr() raises
@@ -148,11 +149,11 @@ def args_snapshot(args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = N
 
 
 def result_snapshot(value: Any) -> Any:
-    """A task's return value as recorded: a short scalar as it is (nothing in it can be secret
-    or too long, and copying it through JSON costs a task ~10 µs), anything else redacted and
-    capped at half of `MAX_RESULT_BYTES`."""
+    """A task's return value as recorded: a short scalar as it is (too short to cap, and copying
+    it through JSON costs a task ~10 µs; a URL's password is still redacted), anything else
+    redacted and capped at half of `MAX_RESULT_BYTES`."""
     if value is None or _plain((value,)):
-        return value
+        return redact(value) if type(value) is str else value
     try:
         return cap_args(redact(value), MAX_RESULT_BYTES // 2)
     except Exception:  # noqa: BLE001 - a value whose repr() raises
