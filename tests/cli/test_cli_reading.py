@@ -102,6 +102,37 @@ def test_user_text_with_brackets_prints_as_typed(sqlite_url: str, invoke: Invoke
     assert "odd[/b][red]" in result.stdout
 
 
+ESCAPES = "\x1b]0;owned\x07\x1b[2J\x1b]8;;http://evil.example/\x1b\\click\x1b[31m"
+
+
+@pytest.mark.parametrize("command", [["jobs"], ["show", "esc1"], ["batch", "req" + ESCAPES],
+                                     ["stats", "--by", "name"]])
+def test_terminal_escape_sequences_in_job_fields_are_printed_visibly(
+    sqlite_url: str, invoke: Invoke, command: list[str],
+) -> None:
+    # Given a job whose name, queue, batch, worker, labels, resources and error hold escape
+    # sequences (retitle the terminal, clear it, a forged hyperlink, colours)
+    now = time.time()
+    with Trail(sqlite_url) as trail:
+        result = trail.ingest([
+            {"job_id": "esc1", "type": "queued", "at": now - 60, "name": "evil" + ESCAPES,
+             "queue": "q" + ESCAPES, "batch": "req" + ESCAPES, "labels": {"k": ESCAPES},
+             "resources": ["T:" + ESCAPES]},
+            {"job_id": "esc1", "type": "started", "at": now - 50, "worker": "w" + ESCAPES},
+            {"job_id": "esc1", "type": "failed", "at": now - 40,
+             "error": {"type": "E" + ESCAPES, "message": ESCAPES, "traceback": ESCAPES}},
+        ])
+    assert not result.rejected, result.rejected
+
+    # When a command prints it to a terminal-less stdout (Rich then adds no escapes of its own)
+    shown = invoke(sqlite_url, *command)
+
+    # Expect no raw ESC reaches the terminal; each shows as the text \x1b
+    assert shown.exit_code == 0, shown.output
+    assert "\x1b" not in shown.stdout
+    assert "\\x1b]0;owned" in shown.stdout
+
+
 def test_show_prints_every_state_with_its_time_and_the_error(url: str, invoke: Invoke) -> None:
     result = invoke(url, "show", "a2")
 

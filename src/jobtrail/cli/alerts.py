@@ -17,6 +17,7 @@ from jobtrail.store import open_store
 
 from .context import Cli, emit_json, guard
 from .options import JsonOpt
+from .render import plain
 
 __all__ = ["alerts"]
 
@@ -61,13 +62,14 @@ def alerts(
         return
     now = time.time()
     if data["active"]:
-        # User text (job names, summaries) goes in as Text: "[bold]" in a name prints as typed.
+        # User text (job names, summaries) goes in as plain Text: "[bold]" and ESC print as typed.
         table = Table(title="Active alerts", title_justify="left")
         for column in ("state", "severity", "rule", "subject", "since", "summary"):
             table.add_column(column)
         for a in data["active"]:
-            table.add_row(*map(Text, (a["state"], a["severity"], a["rule"], a["subject"],
-                                      format_relative(a["since"], now), a["summary"])))
+            table.add_row(*(Text(plain(v)) for v in (
+                a["state"], a["severity"], a["rule"], a["subject"],
+                format_relative(a["since"], now), a["summary"])))
         cli.out.print(table)
     else:
         cli.out.print("No alerts are firing or pending.")
@@ -76,8 +78,9 @@ def alerts(
         for column in ("when", "rule", "subject", "from", "to", "severity", "summary"):
             table.add_column(column)
         for t in data["history"]:
-            table.add_row(*map(Text, (format_relative(t["at"], now), t["rule"], t["subject"],
-                                      t["from"], t["to"], t["severity"], t["summary"])))
+            table.add_row(*(Text(plain(v)) for v in (
+                format_relative(t["at"], now), t["rule"], t["subject"],
+                t["from"], t["to"], t["severity"], t["summary"])))
         cli.out.print(table)
         if data["next_cursor"]:
             cli.out.print(f"older: --cursor {data['next_cursor']}")

@@ -14,7 +14,7 @@ from jobtrail.durations import format_duration
 from jobtrail.model import Job
 from jobtrail.states import TERMINAL
 
-from .render import ago, state_text, when
+from .render import ago, plain, state_text, when
 
 __all__ = ["job_detail"]
 
@@ -49,13 +49,13 @@ def _state_line(job: Job) -> Text:
 
 def _fields(job: Job, now: float) -> Table:
     grid = _grid()
-    grid.add_row("id", job.id)
-    grid.add_row("name", job.name or "–")
+    grid.add_row("id", plain(job.id))
+    grid.add_row("name", plain(job.name or "–"))
     grid.add_row("state", _state_line(job))
-    grid.add_row("queue", job.queue)
-    grid.add_row("batch", job.batch or "–")
+    grid.add_row("queue", plain(job.queue))
+    grid.add_row("batch", plain(job.batch or "–"))
     grid.add_row("attempt", str(job.attempt))
-    grid.add_row("worker", job.worker or "–")
+    grid.add_row("worker", plain(job.worker or "–"))
     grid.add_row("wait", format_duration(job.wait))
     grid.add_row("run", format_duration(job.run))
     grid.add_row("created", _stamp(job.created_at, now))
@@ -63,9 +63,9 @@ def _fields(job: Job, now: float) -> Table:
     grid.add_row("heartbeat", _stamp(job.heartbeat_at, now))
     if job.keep is not None:
         grid.add_row("keep", "forever" if job.keep < 0 else format_duration(job.keep))
-    grid.add_row("resources", ", ".join(job.resources) or "–")
+    grid.add_row("resources", plain(", ".join(job.resources) or "–"))
     labels = ", ".join(f"{k}={v}" for k, v in sorted(job.labels.items()))
-    grid.add_row("labels", labels or "–")
+    grid.add_row("labels", plain(labels or "–"))
     return grid
 
 
@@ -93,8 +93,8 @@ def _attempts(job: Job) -> Table:
             error = ": ".join(p for p in (a.error.get("type"), a.error.get("message")) if p)
         table.add_row(
             str(a.number), when(a.queued_at), when(a.started_at), when(a.ended_at),
-            state_text(a.end) if a.end else Text("–"), format_duration(a.run), a.worker or "–",
-            error or "–",
+            state_text(a.end) if a.end else Text("–"), format_duration(a.run),
+            plain(a.worker or "–"), plain(error or "–"),
         )
     return table
 
@@ -123,9 +123,9 @@ def job_detail(job: Job, now: float) -> list[RenderableType]:
         out += [_heading("progress"), Text(_progress(job.progress))]
     if job.error:
         title = ": ".join(p for p in (job.error.get("type"), job.error.get("message")) if p)
-        out += [_heading("error"), Text(title or "(no message)", style="bold red")]
+        out += [_heading("error"), Text(plain(title or "(no message)"), style="bold red")]
         if job.error.get("traceback"):
-            out.append(Text(job.error["traceback"].rstrip()))
+            out.append(Text(plain(job.error["traceback"].rstrip())))
     if job.args is not None:
         out += [_heading("args"), _json(job.args)]
     if job.result is not None:

@@ -16,6 +16,7 @@ from jobtrail.store import open_store
 
 from .context import Cli, emit_json, guard
 from .options import JsonOpt
+from .render import plain
 
 __all__ = ["health", "remote_report"]
 
@@ -97,5 +98,6 @@ def _table(report: HealthReport) -> Table:
     table.add_column("level")
     table.add_column("reason", overflow="fold")
     for c in report.checks:
-        table.add_row(Text(c.name), Text(c.level, style=_STYLE.get(c.level, "")), Text(c.reason))
+        table.add_row(Text(plain(c.name)), Text(c.level, style=_STYLE.get(c.level, "")),
+                      Text(plain(c.reason)))
     return table

@@ -3,6 +3,7 @@ every instant through `when`/`ago`, so no screen shows raw seconds."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -19,6 +20,7 @@ __all__ = [
     "counts_table",
     "grouped_stats_table",
     "jobs_table",
+    "plain",
     "state_text",
     "stats_table",
     "when",
@@ -37,6 +39,14 @@ STATE_STYLE = {
     "kill_requested": "bold magenta",
 }
 _ORDER = {state: i for i, state in enumerate(STATES)}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1 controls but tab and newline
+
+
+def plain(text: str) -> str:
+    """User text with its control characters shown as `\\x1b`: markup off is not enough, since
+    Rich passes ESC through and an escape sequence in a job's name would drive the terminal
+    (retitle or clear it, forge links, rewrite what the table shows)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def state_text(state: str) -> Text:
@@ -67,9 +77,9 @@ def jobs_table(jobs: Sequence[Job], now: float) -> Table:
     table.add_column("run", justify="right", no_wrap=True)
     for job in jobs:
         table.add_row(
-            job.id,
-            job.name or "–",
-            job.queue,
+            plain(job.id),
+            plain(job.name or "–"),
+            plain(job.queue),
             state_text(job.state),
             ago(job.created_at, now),
             format_duration(job.wait),
@@ -85,7 +95,7 @@ def counts_table(counts: Mapping[str, int], title: str = "state") -> Table:
     table.add_column("jobs", justify="right")
     keys = sorted(counts, key=lambda k: (_ORDER.get(k, len(_ORDER)), -counts[k], k))
     for key in keys:
-        label = state_text(key) if title == "state" else Text(key)
+        label = state_text(key) if title == "state" else Text(plain(key))
         table.add_row(label, f"{counts[key]:,}")
     table.add_row(Text("total", style="bold"), Text(f"{sum(counts.values()):,}", style="bold"))
     return table
@@ -123,7 +133,8 @@ def grouped_stats_table(by: str, rows: Iterable[tuple[str, int, Stats]]) -> Tabl
     sources = set()
     for key, count, stats in rows:
         sources.add(stats.source)
-        cells: list[str | Text] = [state_text(key) if by == "state" else Text(key), f"{count:,}"]
+        cells: list[str | Text] = [state_text(key) if by == "state" else Text(plain(key)),
+                                   f"{count:,}"]
         for s in (stats.run, stats.wait):
             cells.append(f"{s.count:,}")
             cells.extend(format_duration(getattr(s, f)) for f in ("avg", "p50", "p95", "p99", "max"))
@@ -140,7 +151,7 @@ def batch_view(batch: BatchSummary, now: float) -> tuple[Table, Table]:
     facts.add_column(style="bold")
     facts.add_column()
     status = "finished" if batch.finished else "in progress"
-    facts.add_row("batch", batch.id)
+    facts.add_row("batch", plain(batch.id))
     facts.add_row("jobs", f"{batch.total:,} ({status})")
     facts.add_row("runtime", f"{format_duration(batch.runtime)} (sum of completed jobs' run times)")
     facts.add_row("wall time", f"{format_duration(batch.wall_time)} (first start to last finish)")
