@@ -157,3 +157,38 @@ def test_two_evaluators_at_once_make_one_transition_and_one_delivery(
     finally:
         for s in stores:
             s.close()
+
+
+def test_a_webhook_that_does_not_answer_costs_one_timeout_per_pass_not_one_per_alert(
+    store: Store, feed: Feed, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a webhook that accepts connections and never answers, and five alerts firing at once
+    import socket
+
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(16)
+    connections: list[socket.socket] = []
+    accepting = threading.Thread(target=lambda: [connections.append(hung.accept()[0])
+                                                 for _ in range(5)], daemon=True)
+    accepting.start()
+    try:
+        for i in range(5):
+            failing(store, feed, f"job.{i}")
+        url = f"http://127.0.0.1:{hung.getsockname()[1]}/hook"
+        ev = Evaluator([rule("failure_rate_critical")],
+                       [WebhookNotifier(url, timeout=0.5), LogNotifier()])
+        # When one tick evaluates and delivers
+        with caplog.at_level(logging.WARNING, logger="jobtrail.alerts"):
+            fired = ev.tick(store, T)
+        # Expect the webhook tried once (its other deliveries wait for the next pass), every log
+        # notification sent, and every webhook delivery still pending
+        assert len(fired) == 5
+        failures = [r for r in caplog.records if "notification" in r.getMessage()]
+        assert len(failures) == 1, [r.getMessage() for r in failures]
+        assert len(connections) == 1
+        assert sorted(d.channel for d in outbox.due(store, T + 3600)) == ["webhook"] * 5
+    finally:
+        for c in connections:
+            c.close()
+        hung.close()
