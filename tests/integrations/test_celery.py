@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from celery import group
+from celery import chain, group
 
 from jobtrail import Job, Settings, Trail
 
@@ -202,6 +202,31 @@ def test_every_task_of_a_mix_is_recorded_with_celerys_own_timings(
     wait_for(lambda: [w for w in r.trail.workers()
                       if w["id"] == worker["id"] and w["state"] == "stopped"],
              timeout=10, what="the stopped heartbeat")
+
+
+def test_every_task_of_a_chain_its_first_included_is_in_the_chains_batch(
+        rig: Callable[..., Rig]) -> None:
+    # Given a worker with the integration
+    r = rig("prefork")
+    ok = r.app.tasks["jt.ok"]
+    # When a chain of three runs, and a task with a callback
+    last = chain(ok.si(1), ok.si(2), ok.si(3)).apply_async()
+    linked = ok.apply_async((4,), link=ok.si(5))
+    # Expect the three in one batch, named by the chain's root (its first task), with all three
+    first = last.parent.parent
+    ids = [first.id, last.parent.id, last.id]
+    jobs = r.settled(ids)
+    assert {jobs[i].batch for i in ids} == {first.id}
+    summary = r.trail.batch(first.id)
+    assert summary.total == 3 and summary.counts.get("succeeded") == 3
+    # And a task sharing the batch with the callback it leads
+    callback = wait_for(lambda: r.trail.flush(5) and [j for j in r.trail.jobs(queue=r.queue)
+                                                      if j.batch == linked.id and j.id != linked.id],
+                        timeout=20, what="the callback")[0]
+    assert r.settled([linked.id, callback.id])[linked.id].batch == linked.id
+    # (a task alone has no batch)
+    alone = ok.delay(6)
+    assert r.settled([alone.id])[alone.id].batch is None
 
 
 def test_a_kill_in_jobtrail_terminates_a_running_task_and_cancels_a_queued_one(

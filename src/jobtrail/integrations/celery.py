@@ -152,13 +152,23 @@ class _QueuedRecord:
 _QUEUED = _QueuedRecord()
 
 
-def _batch(task_id: str | None, group: str | None, root_id: str | None) -> str | None:
-    """The group (or chord header) id; else the root of a chain or of a task sent from a task."""
+def _batch(task_id: str | None, group: str | None, root_id: str | None,
+           leads: bool = False) -> str | None:
+    """The group (or chord header) id; else the root of a chain or of a task sent from a task.
+    `leads`: the tasks to run after this one (a chain's rest, `link=` callbacks), so the first
+    task of a chain, which is its root, is in the chain's batch too."""
     if group:
         return str(group)
-    if root_id and root_id != task_id:
+    if root_id and (root_id != task_id or leads):
         return str(root_id)
     return None
+
+
+def _leads(embed: Any) -> bool:
+    """Whether a message's embedded options (or a request) chain tasks after this one."""
+    if isinstance(embed, Mapping):
+        return bool(embed.get("chain") or embed.get("callbacks"))
+    return bool(getattr(embed, "chain", None) or getattr(embed, "callbacks", None))
 
 
 def _timestamp(value: Any) -> float | None:
@@ -263,10 +273,12 @@ class CeleryIntegration:
             args, kwargs = (body[0], body[1]) if isinstance(body, list | tuple) and len(body) >= 2 \
                 else ((), {})
             retries, group, root_id = headers.get("retries"), headers.get("group"), headers.get("root_id")
+            leads = _leads(body[2]) if isinstance(body, list | tuple) and len(body) >= 3 else False
         elif isinstance(body, Mapping):  # protocol 1
             name, task_id = body.get("task"), body.get("id")
             args, kwargs = body.get("args") or (), body.get("kwargs") or {}
             retries, group, root_id = body.get("retries"), body.get("taskset"), None
+            leads = False
         else:
             return
         if not name or not task_id:
@@ -284,13 +296,13 @@ class CeleryIntegration:
             # thread. Safe: the args are scalars, copied here; a declared resources function is
             # user code, so it runs here, on the other path.
             self.trail._emit((_QUEUED, str(task_id), attempt, now, str(name), queue,
-                              _batch(task_id, group, root_id), options, tuple(args),
+                              _batch(task_id, group, root_id, leads), options, tuple(args),
                               dict(kwargs) if kwargs else None, self.track_args))
             if isinstance(headers, MutableMapping):
                 headers[PUBLISHED_HEADER] = 1
             return
         fields: dict[str, Any] = {
-            "queue": queue, "batch": _batch(task_id, group, root_id),
+            "queue": queue, "batch": _batch(task_id, group, root_id, leads),
             "resources": resources_for(options.resources, options.run, args, kwargs) or None,
             "labels": options.labels,
             "args": args_snapshot(args, kwargs) if self.track_args else None,
@@ -328,7 +340,8 @@ class CeleryIntegration:
             snapshot = args_snapshot(args, kwargs) if self.track_args else None
         delivery = getattr(request, "delivery_info", None)
         queue = (delivery.get("routing_key") if delivery else None) or None
-        batch = _batch(task_id, getattr(request, "group", None), getattr(request, "root_id", None))
+        batch = _batch(task_id, getattr(request, "group", None), getattr(request, "root_id", None),
+                       _leads(request))
         # `Trail.track` without its copies: every field here is a fresh snapshot already.
         handle = JobHandle(self.trail, task_id, task.name, _attempt(getattr(request, "retries", 0)),
                            (queue, batch, resources, labels, snapshot, _worker_name(), None))
