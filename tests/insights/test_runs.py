@@ -107,6 +107,18 @@ def test_without_history_or_a_start_the_sentence_says_so(trail: Any) -> None:
     assert gone.sentence == "never ran"
 
 
+def test_a_first_run_that_ends_in_the_minute_it_was_queued_has_no_earlier_runs(trail: Any) -> None:
+    # Given the only job of its name, queued, started and ended within one minute
+    ingest(trail, [Spec("only", "once", T0 + 10, T0 + 13, T0 + 40)])
+    # When it is compared with earlier runs
+    c = insights.compare_run(trail.store, job(trail, "only"), now=T0 + 120)
+    # Expect nothing to compare with: its own run and wait, rolled up in that minute, are not
+    # earlier runs
+    assert c.history == 0 and c.usual_run is None and c.usual_wait is None
+    assert c.sentence == ("ran 27s, no earlier runs in the 14 days before to compare with; "
+                          "waited 3.0s")
+
+
 # ---- was the server busy? -------------------------------------------------------------------
 
 

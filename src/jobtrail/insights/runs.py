@@ -182,9 +182,11 @@ def compare_run(
         waits = _Sample([p[2] for p in points if p[2] is not None])
         source = "sample" if truncated else "exact"
     else:
-        names = (job.name or "",)
-        runs = _Sample(buckets=store.rollup_histogram("run", since, until, names)[0])
-        waits = _Sample(buckets=store.rollup_histogram("wait", since, until, names)[0])
+        # Roll-ups count per minute, and a read includes the minute `until` falls in: up to the
+        # start of that minute, so this job's own run and wait never count as earlier ones.
+        names, before = (job.name or "",), until // 60 * 60
+        runs = _Sample(buckets=store.rollup_histogram("run", since, before, names)[0])
+        waits = _Sample(buckets=store.rollup_histogram("wait", since, before, names)[0])
         source = "rollup"
     running_for = None
     if job.run is None and job.started_at is not None and job.finished_at is None:
