@@ -112,27 +112,24 @@ def deliver_due(
 ) -> int:
     """Send every due delivery whose channel has a notifier here; returns how many were sent.
 
-    A channel that fails is not tried again in the same pass: a webhook that times out then costs
-    one timeout per pass, not one per alert, so evaluation and the other channels carry on."""
-    by_channel = {n.channel: n for n in notifiers}
+    Each channel drains on its own and stops at its first failure (the rest wait for the next
+    pass): a webhook that times out costs one timeout per pass, not one per alert, and its backlog
+    never crowds the other channels out of a pass."""
     owner = owner or owner_id()
     done = 0
-    down: set[str] = set()
-    for d in outbox.due(store, now, list(by_channel)):
-        notifier = by_channel.get(d.channel)
-        if notifier is None or d.channel in down:
-            continue
-        if not outbox.claim(store, d.id, owner, now, lease):  # another has it
-            continue
-        try:
-            notifier.send(d.transition, d.id)
-        except Exception as exc:  # noqa: BLE001 - any failure of a notifier is retried, not raised
-            down.add(d.channel)
-            error = f"{type(exc).__name__}: {exc}"
-            dead = outbox.failed(store, d.id, owner, now, error, max_attempts)
-            log.warning("alert notification %s via %s failed (attempt %d%s): %s", d.transition.id,
-                        d.channel, d.attempts + 1, ", giving up" if dead else "", error)
-            continue
-        outbox.sent(store, d.id, owner, now)
-        done += 1
+    for notifier in {n.channel: n for n in notifiers}.values():
+        for d in outbox.due(store, now, [notifier.channel]):
+            if not outbox.claim(store, d.id, owner, now, lease):  # another has it
+                continue
+            try:
+                notifier.send(d.transition, d.id)
+            except Exception as exc:  # noqa: BLE001 - any failure of a notifier is retried
+                error = f"{type(exc).__name__}: {exc}"
+                dead = outbox.failed(store, d.id, owner, now, error, max_attempts)
+                log.warning("alert notification %s via %s failed (attempt %d%s): %s",
+                            d.transition.id, d.channel, d.attempts + 1,
+                            ", giving up" if dead else "", error)
+                break
+            outbox.sent(store, d.id, owner, now)
+            done += 1
     return done
