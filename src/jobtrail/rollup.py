@@ -40,8 +40,11 @@ METRICS = (
     "items:failed",
     "items:skipped",
     "retry",
+    "marked:lost",
 )
-"""Counter names; stored as their position + 1, so this list is append-only."""
+"""Counter names; stored as their position + 1, so this list is append-only. `entered:lost` counts
+jobs still lost; `marked:lost` every job ever marked lost, which a later real event does not take
+back (the monotonic `job_lost_total`)."""
 METRIC_CODES = {m: i + 1 for i, m in enumerate(METRICS)}
 KINDS = ("run", "wait", "success")
 """Observed-value kinds (durations, and success instants); stored as position + 1, append-only."""
@@ -117,6 +120,8 @@ def facts(record: dict[str, Any] | None) -> tuple[Counter[Key], list[tuple[Key, 
                 counts[("c", end_minute, name, queue, "retry")] += 1
     if record["state"] == "lost" and record["lost_at"] is not None:
         counts[("c", minute(record["lost_at"]), name, queue, "entered:lost")] += 1
+    if record["lost_at"] is not None:
+        counts[("c", minute(record["lost_at"]), name, queue, "marked:lost")] += 1
     finished_at = record["finished_at"]
     if record["state"] in TERMINAL and finished_at is not None:
         progress = record["progress"] or {}
@@ -148,7 +153,7 @@ def _relevant(record: dict[str, Any]) -> tuple[Any, ...]:
         record["state"],
         record["scheduled_at"],
         record["kill_requested_at"],
-        record["lost_at"] if record["state"] == "lost" else None,
+        record["lost_at"],
         record["finished_at"],
         record["progress"] if terminal else None,
         record["attempts"],

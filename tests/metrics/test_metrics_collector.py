@@ -189,3 +189,22 @@ def test_a_scrape_reads_only_a_stalled_job_stays_unmarked_but_counts(trail: Any)
     assert stalled.details["marked_count"] == 1 and "to be marked lost" in stalled.reason
     check(trail.store)  # `jobtrail health` and the server's sweeper do mark
     assert trail.get("silent").state == "lost"
+
+
+def test_the_lost_counter_does_not_go_down_when_a_lost_job_comes_back(trail: Any) -> None:
+    from jobtrail.health import mark_stalled
+
+    # Given two jobs of one name marked lost
+    trail.ingest([{"job_id": j, "type": "started", "at": NOW - 3600, "name": "n", "queue": "q"}
+                  for j in ("a", "b")])
+    mark_stalled(trail.store, 300, NOW)
+    before = value(parse(render(JobCollector(trail.store)).decode()), "job_lost_total",
+                   job_name="n", queue="q")
+    # When one of them sends a heartbeat after all (a later real event overrides lost)
+    trail.ingest([{"job_id": "a", "type": "heartbeat", "at": NOW}])
+    assert trail.get("a").state == "started"
+    after = value(parse(render(JobCollector(trail.store)).decode()), "job_lost_total",
+                  job_name="n", queue="q")
+    # Expect the counter to stay where it was: a drop reads as a reset to Prometheus, whose
+    # increase() then counts the whole remaining total as new stalls (JobStalled fires falsely)
+    assert before == after == 2

@@ -41,8 +41,8 @@ SERIES_COUNTERS = (
     ("job_enqueued", "Jobs queued (each attempt).", "entered:queued"),
     ("job_started", "Job executions started (each attempt).", "entered:started"),
     ("job_retry", "Executions that failed and were retried.", "retry"),
-    ("job_lost", "Executions marked lost: started, then silent past the stall timeout.",
-     "entered:lost"),
+    ("job_lost", "Jobs marked lost: started, then silent past the stall timeout (also those a "
+     "later event revived).", "marked:lost"),
 )
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """The classic text format every Prometheus 2.x understands (our names and labels are plain ASCII)."""
