@@ -54,8 +54,23 @@ def test_an_explicit_down_after_counts_from_the_due_time() -> None:
     ({"every": "0s"}, "must be positive"),
     ({"every": "soon"}, "not a duration"),
     ({"cron": "61 * * * *"}, "bad cron expression"),
+    ({"cron": ",".join(map(str, range(60))) + " " + ",".join(map(str, range(24))) + " * * *"},
+     "at most 200 characters"),
     ({"every": "1h", "grace": "-5m"}, "not a duration"),
 ])
 def test_a_bad_schedule_is_refused_with_a_reason(kwargs: dict[str, str], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         periodic.spec("x", **kwargs)
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("x" * 201, "the limit is 200"),
+    ("nul\x00name", "NUL"),
+    ("lone\ud800", "lone surrogate"),
+])
+def test_a_name_no_job_could_have_is_refused_before_the_store_sees_it(name: str, message: str
+                                                                      ) -> None:
+    # Given a name the store cannot keep (PostgreSQL refused it: a 503 the client retried forever,
+    # holding back every declaration sent with it) / When it is declared / Expect a reason
+    with pytest.raises(InvalidInput, match=message):
+        periodic.spec(name, every="1h")

@@ -19,6 +19,7 @@ from cronsim import CronSim, CronSimError
 
 from jobtrail.durations import format_duration, format_relative, parse_duration
 from jobtrail.errors import InvalidInput
+from jobtrail.events import normalize
 
 if TYPE_CHECKING:
     from jobtrail.store.base import Store
@@ -27,6 +28,7 @@ __all__ = ["PeriodicStatus", "next_due", "parse_every", "spec", "status", "statu
 
 State = Literal["ok", "never", "late", "down"]
 MIN_GRACE, MAX_GRACE = 60.0, 3600.0
+MAX_CRON_CHARS = 200  # the column's width
 
 
 def parse_every(value: str | float | int) -> float:
@@ -65,11 +67,16 @@ def spec(
     interval, between 1 minute and 1 hour)."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("a periodic job needs a name")
+    # A job's name rules (length, no NUL, valid Unicode): a name the store cannot keep would fail
+    # the whole declaration batch on every retry.
+    normalize({"job_id": "-", "type": "queued", "at": time.time(), "name": name}, time.time())
     if (every is None) == (cron is None):
         raise InvalidInput(f"periodic job {name!r}: give exactly one of every= or cron=")
     at = time.time() if at is None else at
     interval: float
     if cron is not None:
+        if len(cron) > MAX_CRON_CHARS:
+            raise InvalidInput(f"a cron expression is at most {MAX_CRON_CHARS} characters")
         fires = _cron(cron, at)
         first = next(fires).timestamp()
         interval = next(fires).timestamp() - first
