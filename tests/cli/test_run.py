@@ -3,6 +3,7 @@ the error, a periodic declaration that becomes late and then ok, and kills that 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -212,6 +213,51 @@ def test_a_signal_to_jobtrail_run_reaches_the_command_and_the_run_is_killed(
     assert gone(child)
     job = only_job(sqlite_url, "term")
     assert job.state == "killed" and "by signal SIGTERM" in job.error["message"]  # type: ignore[index]
+
+
+def test_ctrl_c_in_a_terminal_reaches_the_command_once_and_the_run_is_killed(
+        sqlite_url: str, tmp_path: Path) -> None:
+    # Given `jobtrail run` in the foreground of a real terminal, running a command that cleans up
+    # for a while on its first Ctrl-C (a second one would cut the clean-up short)
+    import pty
+
+    marker = tmp_path / "cleanup"
+    script = ("import os, sys, time\n"
+              "print(os.getpid(), flush=True)\n"
+              "try:\n    time.sleep(60)\n"
+              "except KeyboardInterrupt:\n"
+              "    try:\n        time.sleep(1.0)\n"
+              f"        open({str(marker)!r}, 'w').write('clean')\n"
+              "    except KeyboardInterrupt:\n"
+              f"        open({str(marker)!r}, 'w').write('interrupted twice')\n"
+              "    sys.exit(130)\n")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a session whose controlling terminal is the pty
+        try:
+            os.execve(PY, [*CLI, "--url", sqlite_url, "run", "--name", "ctrl-c", "--", PY, "-c",
+                           script], env())
+        finally:
+            os._exit(127)
+    try:
+        output = b""
+        deadline = time.monotonic() + 30
+        while not output.strip().splitlines() or not output.strip().splitlines()[0].isdigit():
+            assert time.monotonic() < deadline, output
+            output += os.read(fd, 1024)
+        time.sleep(0.3)  # (its handlers are in place once it printed)
+        # When the user presses Ctrl-C
+        os.write(fd, b"\x03")
+        _, status = os.waitpid(pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    # Expect the command to have had one interrupt, time to clean up, and its exit code kept
+    assert marker.read_text() == "clean"
+    assert os.waitstatus_to_exitcode(status) == 130
+    job = only_job(sqlite_url, "ctrl-c")
+    assert job.state == "killed" and "by signal SIGINT" in job.error["message"]  # type: ignore[index]
 
 
 @pytest.fixture

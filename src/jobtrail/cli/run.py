@@ -228,12 +228,15 @@ class Runner:
 
     @contextlib.contextmanager
     def _forward_signals(self, proc: subprocess.Popen[bytes]) -> Iterator[None]:
-        """SIGTERM/SIGINT/SIGHUP to `jobtrail run` go to the command too (so the run ends killed)."""
+        """SIGTERM/SIGINT/SIGHUP to `jobtrail run` go to the command too (so the run ends killed),
+        except a Ctrl-C the terminal already sent to the command: a second one would cut short
+        its clean-up (or, for many tools, mean "force quit")."""
 
         def forward(signum: int, _frame: FrameType | None) -> None:
             self._signalled = signum
             self._stop_at = self._stop_at or time.monotonic()
-            _send(proc, signal.Signals(signum))
+            if signum != signal.SIGINT or not _terminal_interrupts(proc):
+                _send(proc, signal.Signals(signum))
 
         previous: dict[signal.Signals, Any] = {}
         if threading.current_thread() is threading.main_thread():
@@ -244,6 +247,17 @@ class Runner:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def _terminal_interrupts(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether Ctrl-C reaches the command from the terminal itself: we are the foreground process
+    group of the terminal on stdin, and the command is still in our group."""
+    try:
+        fd = sys.stdin.fileno()
+        return (os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp()
+                and os.getpgid(proc.pid) == os.getpgrp())
+    except (OSError, ValueError, AttributeError):  # no stdin, no terminal, the child is gone
+        return False
 
 
 def _send(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
