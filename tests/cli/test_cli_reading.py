@@ -167,6 +167,32 @@ def test_show_json_is_the_jobs_full_record(url: str, invoke: Invoke) -> None:
     assert data["attempts"][0]["worker"] == "w2"
 
 
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def test_show_json_is_strict_json_when_args_hold_nan_or_infinity(sqlite_url: str,
+                                                                 invoke: Invoke) -> None:
+    # Given a job whose args and result hold NaN and infinities (Python's json accepts them)
+    with Trail(sqlite_url) as trail:
+        result = trail.ingest([
+            {"job_id": "n1", "type": "queued", "at": time.time() - 5, "name": "nan",
+             "args": {"x": float("nan"), "y": [float("inf")]}},
+            {"job_id": "n1", "type": "succeeded", "at": time.time(), "result": float("-inf")},
+        ])
+    assert not result.rejected, result.rejected
+
+    # When it is shown and listed as JSON
+    shown = invoke(sqlite_url, "show", "n1", "--json")
+    listed = invoke(sqlite_url, "jobs", "--json")
+
+    # Expect strict JSON, the non-finite numbers as null (as the HTTP API sends them)
+    assert shown.exit_code == 0 and listed.exit_code == 0, shown.output + listed.output
+    job = json.loads(shown.stdout, parse_constant=_no_constants)
+    assert job["args"] == {"x": None, "y": [None]} and job["result"] is None
+    assert json.loads(listed.stdout, parse_constant=_no_constants)["jobs"][0]["args"]["x"] is None
+
+
 def test_batch_shows_counts_runtime_and_times(url: str, invoke: Invoke) -> None:
     result = invoke(url, "batch", "req-1")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import os
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
@@ -92,9 +93,21 @@ class Cli:
         return obj
 
 
+def _finite(value: Any) -> Any:
+    """NaN and ±Infinity (a job's args or result may hold them) as null, as the HTTP API sends
+    them: json.dumps would write `NaN`, which is not JSON and breaks `jq` and strict parsers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def emit_json(value: Any) -> None:
     """Machine-readable output: plain JSON on stdout, never styled or wrapped."""
-    typer.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
+    typer.echo(json.dumps(_finite(value), indent=2, sort_keys=False, default=str, allow_nan=False))
 
 
 def fail(message: str, code: int) -> typer.Exit:
