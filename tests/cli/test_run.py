@@ -260,6 +260,29 @@ def test_ctrl_c_in_a_terminal_reaches_the_command_once_and_the_run_is_killed(
     assert job.state == "killed" and "by signal SIGINT" in job.error["message"]  # type: ignore[index]
 
 
+def test_a_closed_output_pipe_ends_the_command_as_it_would_end_without_jobtrail(
+        sqlite_url: str) -> None:
+    # Given `jobtrail run -- yes` whose output goes into a pipe (as in `jobtrail run ... | head -1`)
+    proc = start_run(sqlite_url, "--name", "piped", "--", "yes")
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "y\n"
+        # When the reader goes away
+        proc.stdout.close()
+        # Expect the command to meet the closed pipe and end (SIGPIPE), not to run on forever
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stderr is not None
+        stderr = proc.stderr.read()
+        proc.stderr.close()
+    assert proc.returncode == 128 + signal.SIGPIPE, stderr
+    assert "Traceback" not in stderr
+    job = only_job(sqlite_url, "piped")
+    assert job.state == "failed" and "exited with code 141" in job.error["message"]  # type: ignore[index]
+
+
 @pytest.fixture
 def server(sqlite_url: str) -> Iterator[str]:
     with socket.socket() as sock:

@@ -208,7 +208,9 @@ class Runner:
 
     def _pump(self, source: IO[bytes] | None, sink: IO[bytes] | None,
               tail: OutputTail) -> threading.Thread:
-        """Copy the child's stream to ours as it comes, keeping the tail."""
+        """Copy the child's stream to ours as it comes, keeping the tail. Once our reader has gone
+        (a closed pipe, `| head`), the child's end is closed too, so the child meets the closed
+        pipe as it would without jobtrail (SIGPIPE) instead of writing on forever."""
 
         def copy() -> None:
             if source is None:
@@ -217,9 +219,13 @@ class Runner:
             while chunk := os.read(fd, 65536):
                 tail.feed(chunk)
                 if sink is not None:
-                    with contextlib.suppress(OSError, ValueError):
+                    try:
                         sink.write(chunk)
                         sink.flush()
+                    except BrokenPipeError:
+                        break
+                    except (OSError, ValueError):
+                        pass
             source.close()
 
         thread = threading.Thread(target=copy, name="jobtrail-run-output", daemon=True)
