@@ -119,6 +119,16 @@ def test_a_first_run_that_ends_in_the_minute_it_was_queued_has_no_earlier_runs(t
                           "waited 3.0s")
 
 
+def test_an_old_first_run_is_not_its_own_earlier_run_once_minutes_are_compacted(trail: Any) -> None:
+    # Given the only job of its name, ten days old, its per-minute roll-ups compacted into hours
+    ingest(trail, [Spec("only", "once", T0 + 600, T0 + 603, T0 + 900)])
+    trail.store.compact(T0 + 3 * DAY)
+    # When it is compared with earlier runs
+    c = insights.compare_run(trail.store, job(trail, "only"), now=T0 + 10 * DAY)
+    # Expect nothing to compare with, though its hour's roll-up holds its own run
+    assert c.history == 0 and c.usual_run is None and c.usual_wait is None
+
+
 # ---- was the server busy? -------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobtrail.durations import format_duration
-from jobtrail.insights.series import Levels, Series, choose_step, load
+from jobtrail.insights.series import MINUTE_ROLLUPS_KEPT, Levels, Series, choose_step, load
 from jobtrail.model import Job, JobFilter
 from jobtrail.sketch import bucket_of, quantiles
 from jobtrail.store.base import Store
@@ -182,9 +182,10 @@ def compare_run(
         waits = _Sample([p[2] for p in points if p[2] is not None])
         source = "sample" if truncated else "exact"
     else:
-        # Roll-ups count per minute, and a read includes the minute `until` falls in: up to the
-        # start of that minute, so this job's own run and wait never count as earlier ones.
-        names, before = (job.name or "",), until // 60 * 60
+        # A roll-up read includes the minute `until` falls in (the hour, once per-minute rows
+        # are compacted): read up to its start, so this job's own run and wait never count.
+        unit = 3600 if until < now - MINUTE_ROLLUPS_KEPT else 60
+        names, before = (job.name or "",), until // unit * unit
         runs = _Sample(buckets=store.rollup_histogram("run", since, before, names)[0])
         waits = _Sample(buckets=store.rollup_histogram("wait", since, before, names)[0])
         source = "rollup"
