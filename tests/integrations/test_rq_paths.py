@@ -138,3 +138,24 @@ def test_a_horse_hands_its_finished_job_to_the_main_process_through_the_shared_p
     too_long = "x" * _Outcome.SIZE
     _in_a_horse(outcome, too_long, 99.0)
     assert outcome.take(too_long) is None  # not written: the main process asks Redis instead
+
+
+def test_jobs_a_synchronous_queue_runs_at_enqueue_are_recorded_with_their_outcome(
+        setup: Any) -> None:
+    # Given a recording queue that runs its jobs at once (`is_async=False`, as in tests)
+    conn, trail, _queue = setup
+    sync = Queue("sync", connection=conn, trail=trail, is_async=False)
+    # When a job that succeeds and one that fails are enqueued
+    ok = sync.enqueue("tasks.import_book", book_id=3)
+    bad = sync.enqueue("tasks.send_report", 4, fail=True)
+    assert trail.flush(10)
+    # Expect each recorded as it ran, at RQ's timestamps, not left waiting to be scheduled
+    ok.refresh()
+    got = trail.get(ok.id)
+    assert (got.state, got.name, got.queue, got.resources) == (
+        "succeeded", "tasks.import_book", "sync", ("Book:3",))
+    assert got.started_at == pytest.approx(ok.started_at.timestamp(), abs=1e-3)
+    assert got.finished_at == pytest.approx(ok.ended_at.timestamp(), abs=1e-3)
+    failed = trail.get(bad.id)
+    assert failed.state == "failed" and failed.started_at is not None
+    assert failed.error is not None and failed.error["type"] == "ValueError"

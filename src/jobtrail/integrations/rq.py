@@ -170,6 +170,9 @@ def record_enqueued(trail: Trail, job: rq.job.Job) -> None:
     """Record `job` as just enqueued (scheduled or deferred: `scheduled`). For code that enqueues
     with a plain `rq.Queue`; the `Queue` here calls it itself."""
     status = job.get_status(refresh=False)
+    if status in (JobStatus.FINISHED, JobStatus.FAILED):  # a synchronous queue ran it already
+        _record_ran(trail, job, status)
+        return
     kind = "queued" if status in (None, JobStatus.QUEUED) else "scheduled"
     at = _timestamp(job.enqueued_at) if kind == "queued" else None
     call = _call(job)
@@ -178,6 +181,20 @@ def record_enqueued(trail: Trail, job: rq.job.Job) -> None:
         trail._emit((_ENQUEUED, job, kind, at or time.time(), _attempt(job), call))
         return
     emit(trail, kind, job.id, attempt=_attempt(job), at=at, **_fields(job, call))
+
+
+def _record_ran(trail: Trail, job: rq.job.Job, status: JobStatus) -> None:
+    """A job a synchronous queue (`is_async=False`) ran inside `enqueue`: no worker will report
+    it, so its whole run is recorded here, at RQ's own timestamps."""
+    attempt = _attempt(job)
+    emit(trail, "queued", job.id, attempt=attempt, at=_timestamp(job.enqueued_at), **_fields(job))
+    emit(trail, "started", job.id, attempt=attempt, at=_timestamp(job.started_at),
+         worker=worker_identity().name)
+    at = _timestamp(job.ended_at)
+    if status == JobStatus.FINISHED:
+        emit(trail, "succeeded", job.id, attempt=attempt, at=at)
+    else:
+        emit(trail, "failed", job.id, attempt=attempt, at=at, error=_Tracking._latest_error(job))
 
 
 class Queue(rq.Queue):
