@@ -165,6 +165,25 @@ def test_kill_poller_calls_back_once_per_requested_job_in_its_queues(sqlite_url:
         assert started == {"queued-1": False, "running-1": True}
 
 
+def test_kill_poller_reaches_every_requested_job_beyond_one_page(sqlite_url: str) -> None:
+    # Given more kill requests than one read returns, for queued jobs that stay queued after
+    # the framework was told (a Celery revoke takes effect only when a worker receives the task)
+    with Trail(sqlite_url, settings=Settings(flush_interval=0.05)) as trail:
+        ids = [f"queued-{i:02d}" for i in range(12)]
+        for job_id in ids:
+            trail.enqueued("t", job_id, queue="q")
+        assert trail.flush(5)
+        for job_id in ids:
+            trail.kill(job_id)
+        seen: list[str] = []
+        poller = KillPoller(trail, lambda job: seen.append(job.id), queues=["q"], limit=5)
+        # When it polls a few times
+        for _ in range(3):
+            poller.poll()
+        # Expect every one handed over once, not only the newest page again and again
+        assert sorted(seen) == ids
+
+
 def test_kill_poller_thread_keeps_going_after_a_failing_callback(sqlite_url: str) -> None:
     with Trail(sqlite_url, settings=Settings(flush_interval=0.05)) as trail:
         for job_id in ("a", "b"):

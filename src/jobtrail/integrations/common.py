@@ -60,6 +60,7 @@ the default rule (`default_resources`)."""
 
 DEFAULT_KILL_POLL_SECONDS = 2.0
 """How often a worker asks the Trail for kill requests, in seconds."""
+MAX_KILL_PAGES = 100  # pages of pending kill requests a poll reads (of `KillPoller.limit` jobs)
 MAX_RESOURCES = 64  # as events.py accepts
 MAX_TEXT = 200  # characters of a resource, label value (events.MAX_NAME_CHARS / MAX_ID_CHARS)
 _RESOURCE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*:\S.*$")  # the rule events.py enforces
@@ -421,9 +422,9 @@ class Ticker:
 
 class KillPoller:
     """A daemon thread in the worker process that asks the Trail, every `interval` seconds, which
-    jobs in this worker's `queues` (all queues when empty) have a pending kill request, and calls
-    `on_kill(job)` once for each. `job.started_at is None` means it never started (cancel it);
-    otherwise it is running (terminate it).
+    jobs in this worker's `queues` (all queues when empty) have a pending kill request (read in
+    pages of `limit`), and calls `on_kill(job)` once for each. `job.started_at is None` means it
+    never started (cancel it); otherwise it is running (terminate it).
 
     A failed read (server down, no `read` scope) is logged once and tried again next round; an
     `on_kill` that raises is logged once and not called again for that job.
@@ -447,8 +448,17 @@ class KillPoller:
     def poll(self) -> list[Job]:
         """One round, in the caller's thread: the jobs handed to `on_kill` this time."""
         queues = self._queues()
-        page = self.trail.jobs(state="kill_requested", queue=queues or None).page(limit=self.limit)
-        pending = {job.id: job for job in page.jobs}
+        query = self.trail.jobs(state="kill_requested", queue=queues or None)
+        # Every page: a queued job stays kill_requested until its worker receives it, so the
+        # newest page alone would hide the older requests for good.
+        pending: dict[str, Job] = {}
+        cursor: str | None = None
+        for _ in range(MAX_KILL_PAGES):
+            page = query.page(limit=self.limit, cursor=cursor)
+            pending.update((job.id, job) for job in page.jobs)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
         # Forget jobs that left kill_requested (they ended), so the set stays small.
         self._handled &= set(pending)
         fresh = [job for job_id, job in pending.items() if job_id not in self._handled]
