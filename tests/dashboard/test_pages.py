@@ -167,6 +167,19 @@ def test_bulk_delete_shows_the_dry_run_count_first_then_deletes(dash: Server, wa
     store.close()
 
 
+def test_a_link_cannot_put_its_own_text_in_the_jobs_pages_banner(dash: Server, watched: Watched) -> None:
+    # Given a crafted link with a message of its own, and one with a made-up action
+    spoofed = quote("Session expired: sign in at evil.example")
+    for query in (f"notice={spoofed}", "done=wipe&n=3", "done=delete&n=" + spoofed):
+        # When it is opened
+        watched.open(dash.url + "/jobs?" + query)
+        # Expect no banner at all
+        assert watched.page.locator(".notice").count() == 0, query
+    # And a real action's banner still shows its count
+    watched.open(dash.url + "/jobs?done=delete&n=2")
+    assert watched.page.locator(".notice").inner_text() == "2 jobs deleted"
+
+
 def _chart_config(watched: Watched, index: int = 0) -> Any:
     return watched.page.evaluate(
         f"() => JSON.parse(document.querySelectorAll('script.chart-config')[{index}].textContent)")

@@ -72,8 +72,18 @@ def jobs_page(request: Request) -> Response:
     return render(request, "jobs.html", {
         "viewer": viewer, "now": now, "jobs": page.jobs, "next_cursor": page.next_cursor,
         "params": params, "states": STATES, "cursor": cursor, "filtered": flt != JobFilter(),
-        "notice": request.query_params.get("notice"), "live": cursor is None,
+        "notice": _notice(request.query_params), "live": cursor is None,
     })
+
+
+_DONE = {"kill": "flagged for killing", "delete": "deleted"}
+
+
+def _notice(query: Mapping[str, str]) -> str | None:
+    """The banner after a bulk action, built from its kind and count only: a link cannot make
+    the page say anything else (no free text from the URL)."""
+    verb, n = _DONE.get(query.get("done") or ""), query.get("n") or ""
+    return f"{int(n)} jobs {verb}" if verb and n.isdigit() and len(n) < 10 else None
 
 
 @router.post("/jobs/bulk", include_in_schema=False)
@@ -103,8 +113,7 @@ def _bulk(request: Request, form: Form) -> Response:
         return render(request, "confirm.html", {"viewer": viewer, "now": now, "action": action,
                                                 "count": count, "params": params})
     n = query.request_kill(dry_run=False) if action == "kill" else query.delete(dry_run=False)
-    verb = "flagged for killing" if action == "kill" else "deleted"
-    pairs = [(k, v) for k, vs in params.items() for v in vs] + [("notice", f"{n} jobs {verb}")]
+    pairs = [(k, v) for k, vs in params.items() for v in vs] + [("done", action), ("n", str(n))]
     from urllib.parse import urlencode
 
     return redirect(request, "/jobs?" + urlencode(pairs))
