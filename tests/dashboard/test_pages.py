@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 
+from jobtrail import Settings, Trail
 from jobtrail.demo_fleet import fleet
 from jobtrail.model import JobFilter
 from jobtrail.store import open_store
@@ -165,6 +166,35 @@ def test_bulk_delete_shows_the_dry_run_count_first_then_deletes(dash: Server, wa
     assert store.count(JobFilter(names=("delete_target",))) == 0
     assert watched.page.locator("td.empty").count() == 1
     store.close()
+
+
+def test_a_confirmed_bulk_delete_spares_jobs_created_after_its_dry_run(
+        dash: Server, watched: Watched, demo_url: str) -> None:
+    # Given two jobs of a name, counted by a bulk delete's dry run over the last hour
+    def job(job_id: str) -> None:
+        with Trail(demo_url, settings=Settings()) as trail:
+            result = trail.ingest([{"job_id": job_id, "type": "queued", "name": "freeze_target",
+                                    "at": time.time()}])
+            assert not result.rejected
+    job("freeze-1")
+    job("freeze-2")
+    watched.open(dash.url + "/jobs?name=freeze_target&range=1h")
+    watched.page.click("#bulk-delete")
+    watched.page.wait_for_load_state("load")
+    assert watched.page.locator("#dry-run strong").inner_text() == "2"
+    # When a third one arrives before the confirmation
+    time.sleep(0.01)
+    job("freeze-3")
+    watched.page.click("#confirm")
+    watched.page.wait_for_load_state("load")
+    # Expect the two counted deleted and the newer one kept
+    assert watched.page.locator(".notice").inner_text() == "2 jobs deleted"
+    store = open_store(demo_url)
+    try:
+        assert [r["id"] for r in store.find(JobFilter(names=("freeze_target",)), 10, None)] == [
+            "freeze-3"]
+    finally:
+        store.close()
 
 
 def test_a_link_cannot_put_its_own_text_in_the_jobs_pages_banner(dash: Server, watched: Watched) -> None:

@@ -79,6 +79,17 @@ def jobs_page(request: Request) -> Response:
 _DONE = {"kill": "flagged for killing", "delete": "deleted"}
 
 
+def _frozen(params: Mapping[str, list[str]], flt: JobFilter, now: float) -> dict[str, list[str]]:
+    """The filter the confirm form sends: its time span as the instants of the dry run ("24h" back
+    from then, up to then), so the confirmed action covers the jobs that were counted, not the
+    ones a relative span or newer jobs would match a minute later."""
+    out = {k: v for k, v in params.items() if k not in ("range", "since", "until")}
+    if flt.since is not None:
+        out["since"] = [repr(flt.since)]
+    out["until"] = [repr(flt.until if flt.until is not None else now)]
+    return out
+
+
 def _notice(query: Mapping[str, str]) -> str | None:
     """The banner after a bulk action, built from its kind and count only: a link cannot make
     the page say anything else (no free text from the URL)."""
@@ -111,7 +122,8 @@ def _bulk(request: Request, form: Form) -> Response:
     if _first(form, "confirm") != "yes":
         count = query.request_kill(dry_run=True) if action == "kill" else query.delete(dry_run=True)
         return render(request, "confirm.html", {"viewer": viewer, "now": now, "action": action,
-                                                "count": count, "params": params})
+                                                "count": count, "params": params,
+                                                "frozen": _frozen(params, flt, now)})
     n = query.request_kill(dry_run=False) if action == "kill" else query.delete(dry_run=False)
     pairs = [(k, v) for k, vs in params.items() for v in vs] + [("done", action), ("n", str(n))]
     from urllib.parse import urlencode
