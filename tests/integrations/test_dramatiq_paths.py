@@ -103,3 +103,27 @@ def test_a_message_skipped_by_another_middleware_is_recorded_cancelled(
     run(broker, trail)
     got = trail.get(message.message_id)
     assert got.state == "cancelled" and got.started_at is None
+
+
+def test_a_retry_is_recorded_retrying_whatever_the_order_of_the_middleware(
+    redis_url: str, trail: Trail
+) -> None:
+    # Given a broker whose middleware list puts jobtrail's before Retries
+    broker = RedisBroker(url=redis_url, middleware=[
+        JobtrailMiddleware(trail, kill_poll=0), AgeLimit(), Retries(min_backoff=50, max_backoff=100)])
+    try:
+        def twice(order_id: int) -> None:
+            raise KeyError(order_id)
+
+        actor = dramatiq.actor(twice, broker=broker, actor_name="twice", max_retries=1)
+        # When a message fails, is retried once, and fails again
+        message = actor.send(3)
+        run(broker, trail)
+        time.sleep(0.2)  # (its retry waits out a backoff in the delay queue)
+        run(broker, trail)
+    finally:
+        broker.close()
+    # Expect the first attempt recorded retrying, the second failed
+    got = trail.get(message.message_id)
+    assert [a.end for a in got.attempts] == ["retrying", "failed"]
+    assert got.state == "failed" and got.attempt == 2

@@ -91,7 +91,6 @@ class JobtrailMiddleware(dramatiq.Middleware):
         self._lock = threading.Lock()
         self._running: dict[str, _Running] = {}
         self._failed: dict[str, tuple[int, dict[str, str], float]] = {}
-        self._retried: set[str] = set()
         self._cancel: set[str] = set()
         self._delayed: dict[str, float] = {}  # message id → eta (Unix seconds)
         self._threads: list[Ticker | KillPoller] = []
@@ -128,8 +127,6 @@ class JobtrailMiddleware(dramatiq.Middleware):
         attempt = _attempt(message)
         with self._lock:
             eta = self._delayed.pop(message.message_id, None)
-            if attempt > 1 and message.message_id in self._failed:
-                self._retried.add(message.message_id)  # Retries enqueued the next attempt
         if eta is not None or (attempt > 1 and not delay):
             # A delayed message (or a retry after its backoff) entering its queue: due since its eta.
             at = min(eta, time.time()) if eta is not None else None
@@ -196,11 +193,12 @@ class JobtrailMiddleware(dramatiq.Middleware):
     def _settled(self, broker: Any, message: Any, *, nacked: bool) -> None:
         with self._lock:
             failed = self._failed.pop(message.message_id, None)
-            retried = message.message_id in self._retried
-            self._retried.discard(message.message_id)
         if failed is None:
             return
         attempt, error, at = failed
+        # Retries numbered another attempt (it does so before it enqueues it, whichever side of
+        # this middleware it sits); a nack means it gave up (or there is no Retries at all).
+        retried = _attempt(message) > attempt
         kind = "retrying" if retried and not nacked else "failed"
         emit(self.trail, kind, message.message_id, attempt=attempt, at=at, error=error)
 
