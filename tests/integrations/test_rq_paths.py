@@ -103,6 +103,23 @@ def test_a_job_cancelled_with_rq_itself_is_recorded_cancelled(setup: Any) -> Non
     assert got.state == "cancelled" and got.started_at is None
 
 
+def test_a_worker_forgets_cancelled_jobs_once_rq_has_let_go_of_them(setup: Any) -> None:
+    # Given a long-lived worker that recorded a job cancelled with RQ's own API
+    conn, trail, queue = setup
+    dropped = queue.enqueue("tasks.add", 2, 2)
+    dropped.cancel()
+    worker = SimpleWorker([queue], connection=conn, trail=trail, kill_poll=0)
+    worker._record_cancellations()
+    assert trail.flush(10) and trail.get(dropped.id).state == "cancelled"
+    assert dropped.id in worker._cancelled
+    # When RQ's registry no longer lists it (its entry expired or was cleaned up)
+    queue.canceled_job_registry.remove(dropped)
+    worker._record_cancellations()
+    # Expect the worker to have let go of its id too, so its memory does not grow with every
+    # cancellation it ever saw
+    assert dropped.id not in worker._cancelled
+
+
 def test_rq_traceback_text_becomes_type_message_and_traceback() -> None:
     text = ('Traceback (most recent call last):\n  File "x.py", line 1, in f\n'
             "app.errors.QuotaExceeded: over quota: 5 > 4\n")

@@ -532,9 +532,14 @@ class _Tracking:
     def _record_cancellations(self) -> None:
         """Jobs cancelled with RQ's own `job.cancel()` / `rq cancel` (not through jobtrail): RQ
         keeps them in each queue's canceled-job registry, read here at start and with each worker
-        heartbeat; each new one is recorded `cancelled` once per worker process."""
+        heartbeat; each new one is recorded `cancelled` once per worker process. Ids that left
+        the registries (expired, cleaned up) are forgotten, so a long-lived worker's set stays as
+        small as RQ's registries."""
+        listed: set[str] = set()
         for queue in self.queues:
-            for job_id in queue.canceled_job_registry.get_job_ids():
+            ids = queue.canceled_job_registry.get_job_ids()
+            listed.update(ids)
+            for job_id in ids:
                 if job_id in self._cancelled:
                     continue
                 self._cancelled.add(job_id)
@@ -544,6 +549,7 @@ class _Tracking:
                 except NoSuchJobError:
                     continue
                 emit(self.trail, "cancelled", job_id, attempt=_attempt(job))
+        self._cancelled &= listed
 
     def _queue_names(self) -> list[str]:
         return [q.name for q in self.queues]
