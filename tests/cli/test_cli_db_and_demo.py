@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -95,3 +96,26 @@ def test_demo_refuses_to_overwrite_an_existing_file(tmp_path: Path, invoke: Invo
     assert result.exit_code == 2
     assert "already exists" in result.stderr
     assert path.read_text() == "precious"
+
+
+def test_json_after_the_command_works_for_db_and_bulk_commands_too(url: str, invoke: Invoke) -> None:
+    # Given a database with history, and commands given --json after their name
+    current = invoke(url, "db", "current", "--json")
+    deleted = invoke(url, "delete", "--name", "cleanup", "--dry-run", "--json")
+    swept = invoke(url, "sweep", "--dry-run", "--json")
+    # Expect JSON from each, as with the global --json before the command
+    assert current.exit_code == 0, current.output
+    assert json.loads(current.stdout) == {"current": head_revision(), "head": head_revision(),
+                                          "up_to_date": True}
+    assert json.loads(deleted.stdout) == {"action": "delete", "dry_run": True, "count": 1}
+    assert swept.exit_code == 0 and isinstance(json.loads(swept.stdout), dict)
+
+
+def test_a_bulk_delete_declined_without_a_terminal_says_so_on_a_line_of_its_own(
+        url: str, invoke: Invoke) -> None:
+    # When a bulk delete meets end of input at its question
+    result = invoke(url, "delete", "--name", "cleanup", input="")
+    # Expect nothing changed, said below the question rather than glued to it
+    assert result.exit_code == 1
+    assert re.search(r"Delete 1 job\? \[y/N\]: ?\nAborted; nothing changed\.", result.stderr), \
+        result.stderr

@@ -85,11 +85,13 @@ class Cli:
             self._trail = None
 
     @classmethod
-    def of(cls, ctx: typer.Context) -> Cli:
+    def of(cls, ctx: typer.Context, json: bool = False) -> Cli:
+        """The root's options; `json` is a command's own `--json` (it also counts after the command)."""
         obj = ctx.find_root().obj
         if not isinstance(obj, Cli):  # a command invoked without the root callback (tests)
             obj = Cli()
             ctx.find_root().obj = obj
+        obj.json = obj.json or json
         return obj
 
 
@@ -139,7 +141,7 @@ def guard(fn: Callable[P, R]) -> Callable[P, R]:
         except JobtrailError as exc:
             raise fail(str(exc), EXIT_STORE) from None
         except typer.Abort:
-            typer.echo("Aborted; nothing changed.", err=True)
+            typer.echo("\nAborted; nothing changed.", err=True)  # after the prompt's line
             raise typer.Exit(EXIT_STORE) from None
 
     return run

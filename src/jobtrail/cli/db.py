@@ -20,6 +20,7 @@ from jobtrail.store.sql import migrate
 from jobtrail.store.sql.engine import create_engine
 
 from .context import EXIT_STORE, Cli, emit_json, guard
+from .options import JsonOpt
 
 __all__ = ["app"]
 
@@ -66,9 +67,10 @@ def _report(cli: Cli, engine: sa.Engine) -> None:
 def upgrade(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    json_: JsonOpt = False,
 ) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    cli = Cli.of(ctx)
+    cli = Cli.of(ctx, json_)
     with _engine(cli) as engine:
         migrate.upgrade(engine, revision)
         _report(cli, engine)
@@ -81,9 +83,10 @@ def downgrade(
     revision: Annotated[str, typer.Argument(
         help="Target revision: an id, -1 for one step back, or base (empty database).")] = "-1",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    json_: JsonOpt = False,
 ) -> None:
     """Revert migrations down to REVISION. This can drop tables and the data in them."""
-    cli = Cli.of(ctx)
+    cli = Cli.of(ctx, json_)
     if not yes and not typer.confirm(
         f"Downgrade the database to {revision}? Tables and their data may be dropped.",
         default=False, err=True,
@@ -97,8 +100,8 @@ def downgrade(
 
 @app.command()
 @guard
-def current(ctx: typer.Context) -> None:
+def current(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Show the database's migration revision and whether it is the newest."""
-    cli = Cli.of(ctx)
+    cli = Cli.of(ctx, json_)
     with _engine(cli) as engine:
         _report(cli, engine)

@@ -20,6 +20,7 @@ from .context import EXIT_INPUT, EXIT_STORE, Cli, emit_json, fail, guard
 from .options import (
     BatchOpt,
     Filters,
+    JsonOpt,
     LabelOpt,
     NameOpt,
     QueueOpt,
@@ -109,13 +110,14 @@ def kill(
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     everything: AllOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
     """Ask workers to kill one job, or every unfinished job matching the filters.
 
     The job's state becomes kill_requested; the worker's tracking client sees the flag and the
     job stops at its next check (a job that finishes anyway keeps the flag).
     """
-    cli = Cli.of(ctx)
+    cli = Cli.of(ctx, json_)
     flt = Filters.of(state, name, queue, batch, resource, label, since, until)
     if job_id is not None:
         if not flt.empty or everything:
@@ -140,9 +142,10 @@ def delete(
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     everything: AllOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
     """Delete the rows of every job matching the filters (statistics keep counting them)."""
-    cli = Cli.of(ctx)
+    cli = Cli.of(ctx, json_)
     flt = Filters.of(state, name, queue, batch, resource, label, since, until)
     _bulk(cli, flt, everything=everything, dry_run=dry_run, yes=yes, action="delete",
           run=lambda q, dry, progress: q.delete(dry_run=dry, progress=progress))
@@ -152,9 +155,10 @@ def delete(
 def sweep(
     ctx: typer.Context,
     dry_run: DryRunOpt = False,
+    json_: JsonOpt = False,
 ) -> None:
     """Apply retention: delete jobs kept long enough (JOBTRAIL_RETENTION), compact old roll-ups."""
-    cli = Cli.of(ctx)
+    cli = Cli.of(ctx, json_)
     trail = cli.trail
     if dry_run:
         expired = trail.store.expired(trail.settings.retention, time.time(), 2**31 - 1)
