@@ -7,7 +7,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
+
 from jobtrail.health import HealthSettings
+from jobtrail.health import stalled as stalled_module
 from jobtrail.health.checks import check_stalled
 from jobtrail.health.stalled import lost_since, mark_stalled
 from jobtrail.ingest import ingest
@@ -124,3 +127,29 @@ def test_the_stalled_check_is_healthy_then_degraded_then_unhealthy(store: Store)
     # ... and once the window has passed with nothing new, the check is healthy again.
     later = check_stalled(store, settings, now + 7300)
     assert later.level == "healthy", later
+
+
+def test_with_more_running_jobs_than_one_sweep_reads_the_oldest_are_reached_by_the_next(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a sweep that reads 4 running jobs (in pages of 2), and 3 stalled jobs older than
+    # 6 live ones
+    monkeypatch.setattr(stalled_module, "MAX_SCAN", 4)
+    monkeypatch.setattr(stalled_module, "_PAGE", 2)
+    now = time.time()
+    events = []
+    for n in range(3):
+        events += [ev(f"stalled-{n}", "queued", now - 5000 + n, name="x"),
+                   ev(f"stalled-{n}", "started", now - 4000 + n)]
+    for n in range(6):
+        events += [ev(f"live-{n}", "queued", now - 100 + n, name="x"),
+                   ev(f"live-{n}", "started", now - 90 + n)]
+    put(store, *events)
+    # When the sweeps run
+    first = {s.job_id for s in mark_stalled(store, TIMEOUT, now)}
+    later = {s.job_id for s in mark_stalled(store, TIMEOUT, now)}
+    later |= {s.job_id for s in mark_stalled(store, TIMEOUT, now)}
+    # Expect the first to see only live jobs, and the next ones to mark every stalled job
+    assert first == set()
+    assert later == {"stalled-0", "stalled-1", "stalled-2"}
+    assert {store.get(f"stalled-{n}")["state"] for n in range(3)} == {"lost"}  # type: ignore[index]
+    assert {store.get(f"live-{n}")["state"] for n in range(6)} == {"started"}  # type: ignore[index]

@@ -8,6 +8,7 @@ became lost), so every process that finds the same stalled job writes the very s
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +20,11 @@ from jobtrail.store.base import Record, Store
 __all__ = ["MAX_SCAN", "Stalled", "lost_since", "mark_stalled", "stalled"]
 
 MAX_SCAN = 10_000
-"""Running jobs read per sweep; the next sweep goes on where the marks leave fewer running."""
+"""Running jobs read per sweep, per state; the next sweep of the same store goes on from there."""
 _PAGE = 500
+_resume: weakref.WeakKeyDictionary[Store, dict[str, tuple[float, str] | None]] = (
+    weakref.WeakKeyDictionary())
+"""Per store, where the last sweep stopped reading each state (absent: start at the newest)."""
 # A job flagged for killing shows as kill_requested while it runs; it can stall just the same.
 _RUNNING = ("started", "kill_requested")
 
@@ -42,12 +46,18 @@ def stalled(store: Store, timeout: float, now: float) -> Iterator[Stalled]:
     """Running jobs with no sign of life for more than `timeout` seconds, not yet marked lost.
 
     One state at a time, so each read is a range of the (state, created_at) index: the few running
-    jobs, never a scan of the whole table."""
+    jobs, never a scan of the whole table. With more than MAX_SCAN of them a sweep reads MAX_SCAN
+    and the next one goes on after them (then starts over at the newest), so the oldest, the
+    likeliest to have stalled, are reached too."""
+    resume = _resume.setdefault(store, {})
     for state in _RUNNING:
         flt = JobFilter(states=(state,))
-        after: tuple[float, str] | None = None
+        after = resume.pop(state, None)
         seen = 0
-        while seen < MAX_SCAN:
+        while True:
+            if seen >= MAX_SCAN:
+                resume[state] = after
+                break
             rows = store.find(flt, _PAGE, after)
             for record in rows:
                 last = _last_sign(record)
