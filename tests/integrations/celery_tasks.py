@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from celery import Celery
-from celery.exceptions import Ignore
+from celery.exceptions import Ignore, Reject
 from kombu import Queue
 
 from jobtrail import Killed, Trail
@@ -59,6 +59,15 @@ def ignored() -> None:
     raise Ignore()
 
 
+def rejecting(marker: str, requeue: bool) -> dict[str, Any]:
+    """Rejects its message the first time it runs (`marker` is a file it creates then)."""
+    started = time.time()
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        raise Reject("not now", requeue=requeue)
+    return {"started": started, "ended": time.time()}
+
+
 def unlucky(book_id: int) -> int:
     """Its resources declaration raises: tracking must not let that reach the task."""
     return book_id
@@ -89,6 +98,7 @@ def create(broker: str, backend: str, queue: str, trail: Trail | None, *,
     app.task(name="jt.long")(long)
     app.task(name="jt.replaced", bind=True)(replaced)
     app.task(name="jt.ignored")(ignored)
+    app.task(name="jt.rejecting", acks_late=True)(rejecting)
     app.task(name="jt.unlucky", resources=_broken_resources)(unlucky)
     if trail is None:
         return app, None

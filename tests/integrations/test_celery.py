@@ -274,6 +274,29 @@ def test_a_solo_worker_stops_a_killed_task_that_checks_kill_requested(
     assert job.run is not None and job.run < celery_tasks.LONG_TASK_SECONDS / 2
 
 
+@pytest.mark.parametrize("pool", ["prefork", "solo"])
+def test_a_task_that_rejects_its_message_ends_with_its_rerun_when_requeued_else_failed(
+        rig: Callable[..., Rig], tmp_path: Path, pool: str) -> None:
+    # Given a worker, and two acks_late tasks that reject their message the first time they run
+    r = rig(pool)
+    task = r.app.tasks["jt.rejecting"]
+    requeued = task.delay(str(tmp_path / "requeued"), requeue=True)
+    dropped = task.delay(str(tmp_path / "dropped"), requeue=False)
+    # When one asks for its message back (it runs again and succeeds), the other drops it
+    own = _result(r.app, requeued.id)
+    assert isinstance(own, dict), own
+    # Expect the requeued one recorded as its rerun ended: succeeded, not failed
+    jobs = r.settled([requeued.id, dropped.id])
+    job = jobs[requeued.id]
+    assert job.state == "succeeded", job
+    assert job.finished_at is not None and job.finished_at >= own["ended"]
+    # And the dropped one failed, with an error that says it was rejected
+    job = jobs[dropped.id]
+    assert job.state == "failed" and job.error is not None, job
+    assert job.error["type"] == "Rejected" and "Reject" in job.error["message"], job.error
+    assert job.error["message"].endswith(": not now"), job.error
+
+
 def test_no_task_fails_and_no_event_is_lost_while_the_jobtrail_server_is_down(
         rig: Callable[..., Rig]) -> None:
     # Given a worker reporting to a jobtrail server, and some tasks already done

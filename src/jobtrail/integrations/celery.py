@@ -193,6 +193,13 @@ _names: list[str] = []
 os.register_at_fork(after_in_child=_names.clear)
 
 
+class Rejected(Exception):
+    """The error of a task that raised celery's `Reject` without getting its message back."""
+
+    def __init__(self, reason: Any) -> None:
+        super().__init__(f"the task rejected its message (celery Reject): {reason}")
+
+
 def _attempt(retries: Any) -> int:
     return int(retries) + 1 if isinstance(retries, int) and retries >= 0 else 1
 
@@ -355,6 +362,8 @@ class CeleryIntegration:
                    exception: BaseException | None = None, einfo: Any = None, **_: Any) -> None:
         if task_id is None or exception is None:
             return
+        if type(exception).__name__ == "Reject":
+            return  # the pool process's task_postrun recorded it (a requeue is no failure)
         handle = self._take(task_id)
         kind = "killed" if isinstance(exception, Killed) else "failed"
         if handle is not None:
@@ -397,7 +406,12 @@ class CeleryIntegration:
             # (IGNORED: the task raised Ignore; Celery stores no state, but the run did end)
             handle.finish(result_snapshot(retval))
         elif state == "REJECTED":
-            handle.fail(RuntimeError("rejected by the task (celery Reject)"))
+            if getattr(retval, "requeue", False) and getattr(sender, "acks_late", False):
+                # Back in the queue (acks_late: not acked yet), to run again under the same id
+                # and attempt: that rerun's end is the job's, so this run records none.
+                handle._close()
+            else:
+                handle.fail(Rejected(getattr(retval, "reason", None)))
         else:
             # Replaced (`self.replace(...)`: the replacement runs under the same id and ends the
             # job), or interrupted (SIGTERM from a revoke, a time limit): the worker's main
