@@ -13,7 +13,7 @@ from typing import Any
 
 from celery import Celery
 from celery.exceptions import Ignore, Reject
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from jobtrail import Killed, Trail
 from jobtrail.integrations import celery as jt_celery
@@ -78,13 +78,16 @@ def _broken_resources(**_: Any) -> list[str]:
 
 
 def create(broker: str, backend: str, queue: str, trail: Trail | None, *,
-           kill_poll_interval: float = 0.3) -> tuple[Celery, jt_celery.CeleryIntegration | None]:
-    """The app with its tasks; tracked in `trail` (None: an app without jobtrail)."""
+           kill_poll_interval: float = 0.3, routing_key: str | None = None,
+           ) -> tuple[Celery, jt_celery.CeleryIntegration | None]:
+    """The app with its tasks; tracked in `trail` (None: an app without jobtrail); `routing_key`:
+    the queue is bound to its own exchange with that key instead of its name."""
     app = Celery("celery_tasks", broker=broker, backend=backend)
     app.conf.update(
         task_default_queue=queue,
         # Deleted when the last worker leaves, so RabbitMQ keeps nothing of a test run.
-        task_queues=[Queue(queue, auto_delete=True)],
+        task_queues=[Queue(queue, Exchange(queue), routing_key=routing_key, auto_delete=True)
+                     if routing_key else Queue(queue, auto_delete=True)],
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         result_expires=600,
@@ -109,4 +112,5 @@ def create(broker: str, backend: str, queue: str, trail: Trail | None, *,
 
 if "JT_BROKER" in os.environ:  # the worker subprocess: `celery -A celery_tasks worker`
     app, integration = create(os.environ["JT_BROKER"], os.environ["JT_BACKEND"],
-                              os.environ["JT_QUEUE"], Trail())
+                              os.environ["JT_QUEUE"], Trail(),
+                              routing_key=os.environ.get("JT_ROUTING_KEY") or None)

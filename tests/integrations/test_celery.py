@@ -68,14 +68,15 @@ def rig(make_jobtrail_server: Callable[[str], JobtrailServer], sqlite_url: str, 
     closing: list[Trail] = []
 
     def make(pool: str = "prefork", broker: str | None = None, concurrency: int = 2,
-             store_url: str | None = None, direct: bool = False) -> Rig:
+             store_url: str | None = None, direct: bool = False,
+             routing_key: str | None = None) -> Rig:
         jobtrail_server = make_jobtrail_server(store_url or sqlite_url)
         queue = f"jt-{uuid.uuid4().hex[:10]}"
         broker = broker or redis_url
         # direct: worker and publisher write to the server's database themselves, no HTTP
         extra = {"JOBTRAIL_URL": jobtrail_server.store_url} if direct else {}
         env = jobtrail_server.worker_env(**extra,
-            JT_BROKER=broker, JT_BACKEND=redis_url, JT_QUEUE=queue,
+            JT_BROKER=broker, JT_BACKEND=redis_url, JT_QUEUE=queue, JT_ROUTING_KEY=routing_key or "",
             JOBTRAIL_FLUSH_INTERVAL="0.1", JOBTRAIL_HEARTBEAT_INTERVAL="0.5",
             XDG_CACHE_HOME=str(tmp_path / "worker-cache"),  # its spill folder
             PYTHONPATH=str(HERE),
@@ -91,7 +92,8 @@ def rig(make_jobtrail_server: Callable[[str], JobtrailServer], sqlite_url: str, 
                                        extra={"spill_dir": str(tmp_path / "publisher-spill")})
         if direct:
             closing.append(trail)
-        app, integration = celery_tasks.create(broker, redis_url, queue, trail)
+        app, integration = celery_tasks.create(broker, redis_url, queue, trail,
+                                               routing_key=routing_key)
         made.append((app, integration))
         return Rig(app, trail, jobtrail_server, worker, queue, integration)
 
@@ -295,6 +297,24 @@ def test_a_task_that_rejects_its_message_ends_with_its_rerun_when_requeued_else_
     assert job.state == "failed" and job.error is not None, job
     assert job.error["type"] == "Rejected" and "Reject" in job.error["message"], job.error
     assert job.error["message"].endswith(": not now"), job.error
+
+
+def test_a_task_sent_by_routing_key_on_rabbitmq_is_recorded_in_its_queue_and_killable(
+        rig: Callable[..., Rig], rabbitmq_url: str) -> None:
+    # Given a RabbitMQ worker consuming a queue bound with a routing key that is not its name
+    r = rig("prefork", broker=rabbitmq_url, concurrency=1, routing_key="books.key")
+    # When tasks are sent by the default route and by exchange and routing key
+    by_route = r.app.tasks["jt.ok"].delay(1)
+    long = r.app.tasks["jt.long"].apply_async(kwargs={"cooperative": False}, exchange=r.queue,
+                                              routing_key="books.key")
+    # Expect both recorded in the queue (not the key), so a kill in jobtrail reaches the running one
+    wait_for(lambda: r.trail.flush(5) and r.job(long.id).state == "started", timeout=20,
+             what="the long task to start")
+    assert r.job(long.id).queue == r.queue
+    r.trail.kill(long.id)
+    jobs = r.settled([by_route.id, long.id])
+    assert jobs[by_route.id].queue == r.queue and jobs[long.id].queue == r.queue
+    assert jobs[long.id].state == "killed", jobs[long.id]
 
 
 def test_no_task_fails_and_no_event_is_lost_while_the_jobtrail_server_is_down(

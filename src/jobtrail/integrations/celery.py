@@ -221,6 +221,7 @@ class CeleryIntegration:
         self._flagged: set[str] = set()
         self._republished: set[str] = set()
         self._queues: list[str] = []
+        self._queue_names: dict[tuple[Any, str], str] = {}
         self._solo = False
         self._poller: KillPoller | None = None
         self._beat: Ticker | None = None
@@ -262,6 +263,24 @@ class CeleryIntegration:
                 getattr(task, "run", None))
         return options
 
+    def _queue_of(self, exchange: Any, routing_key: Any) -> str | None:
+        """The queue a message sent with this routing key goes to: the app's queue bound with
+        it (its name can differ from the key), else the key itself (Redis: key = queue)."""
+        if not isinstance(routing_key, str) or not routing_key:
+            return None
+        exchange = getattr(exchange, "name", exchange) or None
+        key = (exchange, routing_key)
+        queue = self._queue_names.get(key)
+        if queue is None:
+            queue = routing_key
+            for q in list(getattr(getattr(self.app, "amqp", None), "queues", {}).values()):
+                q_exchange = getattr(getattr(q, "exchange", None), "name", None)
+                if q.routing_key == routing_key and (exchange is None or q_exchange == exchange):
+                    queue = str(q.name)
+                    break
+            self._queue_names[key] = queue
+        return queue
+
     def kill_flagged(self, task_id: str) -> bool:
         if task_id in self._flagged:
             return True
@@ -293,7 +312,7 @@ class CeleryIntegration:
         if task_id in self._running and retries == getattr(self._running[task_id], "attempt", 0) - 1:
             self._republished.add(task_id)  # a running task sending itself again: replace()
         queue = getattr(declare[0], "name", None) if declare else None
-        queue = queue or (routing_key if isinstance(routing_key, str) and routing_key else None)
+        queue = queue or self._queue_of(exchange, routing_key)
         options = self._options.get(name) or self._options_of(name, self.app.tasks.get(name))
         attempt, now = _attempt(retries), time.time()
         eta = _timestamp(headers.get("eta"))
@@ -346,7 +365,8 @@ class CeleryIntegration:
             labels = dict(options.labels) if options.labels else None
             snapshot = args_snapshot(args, kwargs) if self.track_args else None
         delivery = getattr(request, "delivery_info", None)
-        queue = (delivery.get("routing_key") if delivery else None) or None
+        queue = self._queue_of(delivery.get("exchange"), delivery.get("routing_key")) if delivery \
+            else None
         batch = _batch(task_id, getattr(request, "group", None), getattr(request, "root_id", None),
                        _leads(request))
         # `Trail.track` without its copies: every field here is a fresh snapshot already.
