@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -81,14 +82,14 @@ class Settings:
                 url=env.get("JOBTRAIL_URL") or None,
                 token=env.get("JOBTRAIL_TOKEN") or None,
                 retention=rules,
-                minute_rollup_days=float(env.get("JOBTRAIL_MINUTE_ROLLUP_DAYS", 7)),
+                minute_rollup_days=_days("JOBTRAIL_MINUTE_ROLLUP_DAYS", env, 7.0),
                 flush_interval=parse_duration(env.get("JOBTRAIL_FLUSH_INTERVAL", "0.5")),
-                batch_size=int(env.get("JOBTRAIL_BATCH_SIZE", 500)),
-                buffer_size=int(env.get("JOBTRAIL_BUFFER_SIZE", 100_000)),
+                batch_size=_positive("JOBTRAIL_BATCH_SIZE", env, 500),
+                buffer_size=_positive("JOBTRAIL_BUFFER_SIZE", env, 100_000),
                 heartbeat_interval=parse_duration(env.get("JOBTRAIL_HEARTBEAT_INTERVAL", "30s")),
                 tokens=_tokens(env),
-                max_events=int(env.get("JOBTRAIL_MAX_EVENTS", 10_000)),
-                max_body_bytes=int(env.get("JOBTRAIL_MAX_BODY_BYTES", 10 * 1024 * 1024)),
+                max_events=_positive("JOBTRAIL_MAX_EVENTS", env, 10_000),
+                max_body_bytes=_positive("JOBTRAIL_MAX_BODY_BYTES", env, 10 * 1024 * 1024),
                 metrics_max_names=_positive("JOBTRAIL_METRICS_MAX_NAMES", env, 200),
                 embed_secret=_embed_secret(env),
                 server_workers=_positive("JOBTRAIL_SERVER_WORKERS", env, 1),
@@ -107,6 +108,14 @@ def _positive(key: str, env: Mapping[str, str], default: int) -> int:
     value = int(env.get(key, default))
     if value < 1:
         raise ValueError(f"{key} must be at least 1, got {value}")
+    return value
+
+
+def _days(key: str, env: Mapping[str, str], default: float) -> float:
+    """A finite day count, 0 or more: NaN would make `sweep` compare against NaN and keep nothing."""
+    value = float(env.get(key, default))
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{key} must be a number of days, 0 or more, got {value}")
     return value
 
 
