@@ -19,6 +19,8 @@ from jobtrail.states import EVENT_TYPES
 __all__ = [
     "MAX_ARGS_BYTES",
     "MAX_FUTURE_SECONDS",
+    "REDACTED",
+    "URL_PASSWORD",
     "cap_args",
     "normalize",
     "redact",
@@ -46,8 +48,9 @@ _SECRET_KEY = re.compile(
     r"private[-_]?key|cookie|session[-_]?id|signature",
     re.IGNORECASE,
 )
-_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@", re.IGNORECASE)
-"""scheme://user:password@host, as in a database URL passed to a task: the password goes."""
+URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@", re.IGNORECASE)
+"""scheme://user:password@host, as in a database URL passed to a task: the password goes
+(group 1 is what stays; `jobtrail run` redacts its output tail with it too)."""
 _RESOURCE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*:[^\s].*$")
 _LABEL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
 _PROGRESS_KEYS = ("done", "total", "failed", "skipped")
@@ -79,7 +82,7 @@ def redact(value: Any) -> Any:
     """A copy of `value` with every mapping entry whose key looks like a secret replaced, and
     the password of every URL in its text."""
     if isinstance(value, str):
-        return _URL_PASSWORD.sub(r"\1" + REDACTED + "@", value) if "://" in value else value
+        return URL_PASSWORD.sub(r"\1" + REDACTED + "@", value) if "://" in value else value
     if isinstance(value, Mapping):
         return {
             str(k): (REDACTED if _SECRET_KEY.search(str(k)) else redact(v))

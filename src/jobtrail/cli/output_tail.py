@@ -8,17 +8,19 @@ import re
 import threading
 from collections.abc import Sequence
 
+from jobtrail.events import REDACTED as _REDACTED
+from jobtrail.events import URL_PASSWORD
+
 __all__ = ["MAX_TAIL_CHARS", "OutputTail", "redact_argv", "redact_text"]
 
 MAX_TAIL_CHARS = 8000
 """Characters of output kept as the error (the store caps a traceback at 32 KiB)."""
 _KEEP_BYTES = 64 * 1024  # raw bytes held while the command runs
-_REDACTED = "[redacted]"
 _SECRET = (r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[-_]?key|access[-_]?key|"
            r"authori[sz]ation|auth|credentials?|private[-_]?key|cookie|session[-_]?id|signature)")
 _PATTERNS = (
     # scheme://user:password@host
-    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@", re.IGNORECASE), r"\1" + _REDACTED + "@"),
+    (URL_PASSWORD, r"\1" + _REDACTED + "@"),
     # Authorization: Bearer xyz, Basic xyz
     (re.compile(r"\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE), r"\1 " + _REDACTED),
     # password=xyz, "api_key": "xyz", TOKEN: xyz
