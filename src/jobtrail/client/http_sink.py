@@ -136,9 +136,7 @@ class HttpSink:
         """Deliver or spill a batch; never raises. The result holds the control replies, if any."""
         if not self._here:
             self._forked()
-        for event in events:
-            if "event_id" not in event:
-                event["event_id"] = new_job_id()  # unique, without uuid4's system call
+        _with_ids(events)
         with self._lock:
             try:
                 return self._send(events)
@@ -312,9 +310,7 @@ class HttpSink:
         Returns how many were kept."""
         if not self._here:
             self._forked()
-        for event in events:
-            if "event_id" not in event:
-                event["event_id"] = new_job_id()
+        _with_ids(events)
         self._kept = True
         lines = self._encode(events)
         aside = Spill(self.spill.folder, self.spill.max_bytes)
@@ -371,3 +367,9 @@ class HttpSink:
             self._client.close()
             self._client = None
 
+
+def _with_ids(events: list[dict[str, Any]]) -> None:
+    """Give each event without one an `event_id` (in place, so a resend carries the same id)."""
+    for event in events:
+        if "event_id" not in event:
+            event["event_id"] = new_job_id()  # unique, without uuid4's system call
