@@ -68,6 +68,17 @@ def rejecting(marker: str, requeue: bool) -> dict[str, Any]:
     return {"started": started, "ended": time.time()}
 
 
+class ModerationReject(Exception):
+    """An application's own exception that happens to share celery's name for it."""
+
+
+ModerationReject.__name__ = "Reject"
+
+
+def moderated() -> None:
+    raise ModerationReject("comment refused")
+
+
 def unlucky(book_id: int) -> int:
     """Its resources declaration raises: tracking must not let that reach the task."""
     return book_id
@@ -102,6 +113,7 @@ def create(broker: str, backend: str, queue: str, trail: Trail | None, *,
     app.task(name="jt.replaced", bind=True)(replaced)
     app.task(name="jt.ignored")(ignored)
     app.task(name="jt.rejecting", acks_late=True)(rejecting)
+    app.task(name="jt.moderated")(moderated)
     app.task(name="jt.unlucky", resources=_broken_resources)(unlucky)
     if trail is None:
         return app, None

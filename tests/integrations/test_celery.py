@@ -317,6 +317,20 @@ def test_a_task_sent_by_routing_key_on_rabbitmq_is_recorded_in_its_queue_and_kil
     assert jobs[long.id].state == "killed", jobs[long.id]
 
 
+def test_an_applications_own_exception_named_reject_is_recorded_as_a_failure(
+        rig: Callable[..., Rig]) -> None:
+    # Given a task raising an exception class of its own that is also called Reject
+    r = rig("prefork")
+    result = r.app.tasks["jt.moderated"].delay()
+    # When it fails
+    with pytest.raises(Exception, match="comment refused"):
+        result.get(timeout=30)
+    # Expect an ordinary failure with that error, not celery's Reject handling
+    job = r.settled([result.id])[result.id]
+    assert job.state == "failed" and job.error is not None, job
+    assert job.error["message"] == "comment refused", job.error
+
+
 def test_no_task_fails_and_no_event_is_lost_while_the_jobtrail_server_is_down(
         rig: Callable[..., Rig]) -> None:
     # Given a worker reporting to a jobtrail server, and some tasks already done

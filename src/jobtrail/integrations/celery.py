@@ -382,7 +382,9 @@ class CeleryIntegration:
                    exception: BaseException | None = None, einfo: Any = None, **_: Any) -> None:
         if task_id is None or exception is None:
             return
-        if type(exception).__name__ == "Reject":
+        from celery.exceptions import Reject  # type: ignore[import-untyped]
+
+        if isinstance(exception, Reject):  # not by name: an app's own `Reject` is a failure
             return  # the pool process's task_postrun recorded it (a requeue is no failure)
         handle = self._take(task_id)
         kind = "killed" if isinstance(exception, Killed) else "failed"
