@@ -1,11 +1,15 @@
 """Less common Dramatiq paths, with a real in-process `dramatiq.Worker` on a real Redis broker
 reporting to a real SQLite store: a delayed message, a failure on a broker without the Retries
-middleware, and a message skipped by another middleware."""
+middleware, a message skipped by another middleware, and a kill request racing the end of the
+message it was meant for."""
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -17,7 +21,9 @@ dramatiq = pytest.importorskip("dramatiq")
 
 from dramatiq.brokers.redis import RedisBroker  # noqa: E402
 from dramatiq.middleware import AgeLimit, Retries  # noqa: E402
+from dramatiq.threading import raise_thread_exception  # noqa: E402
 
+from jobtrail.integrations.common import KillPoller  # noqa: E402
 from jobtrail.integrations.dramatiq import JobtrailMiddleware  # noqa: E402
 
 
@@ -127,3 +133,72 @@ def test_a_retry_is_recorded_retrying_whatever_the_order_of_the_middleware(
     got = trail.get(message.message_id)
     assert [a.end for a in got.attempts] == ["retrying", "failed"]
     assert got.state == "failed" and got.attempt == 2
+
+
+def test_a_kill_sent_as_its_message_ends_never_lands_in_the_next_message(
+    make_broker: Any, trail: Trail
+) -> None:
+    # Given a one-thread worker running `first` (held until the test lets it return) and `second`
+    # queued behind it, and a kill request for `first`
+    broker = make_broker(trail)
+    jobtrail = next(m for m in broker.middleware if isinstance(m, JobtrailMiddleware))
+    first_running, release_first, second_running = (threading.Event() for _ in range(3))
+    ran: list[str] = []
+
+    def first() -> None:
+        first_running.set()
+        assert release_first.wait(30)
+        ran.append("first")
+
+    def second() -> None:
+        second_running.set()
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:  # Python code: a stray async exception lands here
+            pass
+        ran.append("second")
+
+    first_actor = dramatiq.actor(first, broker=broker, actor_name="first", max_retries=0)
+    second_actor = dramatiq.actor(second, broker=broker, actor_name="second", max_retries=0)
+    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
+    worker.start()
+    try:
+        one = first_actor.send()
+        assert first_running.wait(30)
+        two = second_actor.send()
+        assert trail.flush(10)
+        trail.kill(one.message_id)
+
+        # When the kill poller is held just as it raises the kill in the worker's thread, and
+        # `first` returns meanwhile (the worker then takes `second`, if it can)
+        at_raise = threading.Event()
+
+        def held(frame: FrameType, event: str, arg: Any) -> None:
+            if event == "call" and frame.f_code is raise_thread_exception.__code__:
+                at_raise.set()
+                # Until `second` runs; a poller that raises only while `first` still runs keeps
+                # the worker from getting there, so it goes on after a while.
+                second_running.wait(1.0)
+
+        def poll() -> None:
+            sys.settrace(held)
+            try:
+                KillPoller(trail, jobtrail._on_kill).poll()
+            finally:
+                sys.settrace(None)
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        assert at_raise.wait(10)
+        release_first.set()
+        poller.join(30)
+        broker.join("default", timeout=30_000)
+        worker.join()
+    finally:
+        worker.stop()
+    assert trail.flush(10)
+
+    # Expect `second` untouched: it ran to its end and is recorded succeeded
+    assert "second" in ran
+    assert trail.get(two.message_id).state == "succeeded"
+    # ... and `first`, which had returned before the kill could land, recorded as it ended
+    assert "first" in ran and trail.get(one.message_id).state == "succeeded"

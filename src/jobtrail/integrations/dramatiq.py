@@ -23,6 +23,7 @@ still queued is skipped when a worker receives it, and recorded `cancelled`.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 from collections.abc import Callable
@@ -61,13 +62,20 @@ with completion callbacks gives its own id otherwise."""
 
 
 class _Running:
-    __slots__ = ("attempt", "beat_at", "message", "thread")
+    __slots__ = ("attempt", "beat_at", "killed", "message", "thread")
 
     def __init__(self, message: Any, attempt: int, thread: int) -> None:
         self.message = message
         self.attempt = attempt
         self.thread = thread
         self.beat_at = time.monotonic()
+        self.killed = False  # `Killed` was raised in its thread (once at most)
+
+
+def _take_back_kill(thread: int) -> None:
+    """Clear an async exception raised in `thread` that has not landed yet (CPython)."""
+    if hasattr(ctypes, "pythonapi"):
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), None)
 
 
 def _attempt(message: Any) -> int:
@@ -161,11 +169,26 @@ class JobtrailMiddleware(dramatiq.Middleware):
             raise SkipMessage(f"jobtrail: kill requested for {message.message_id}")
         self._started(broker, message)
 
+    def _ended(self, message: Any) -> _Running | None:
+        """Drop the entry of a message that ended, under the lock that `_on_kill` holds while it
+        raises: no kill is raised for it after this. One raised before that lands as soon as
+        this thread runs Python code, mostly before this, or here (where it is spent: the message
+        has ended), or else is taken back, so it never reaches the thread's next message."""
+        for _ in range(2):  # again only if the one kill raised for it lands in the first round
+            try:
+                with self._lock:
+                    running = self._running.pop(message.message_id, None)
+                    if running is not None and running.killed:
+                        _take_back_kill(running.thread)
+                return running
+            except Killed:
+                continue
+        return None
+
     @never_raise("recording a dramatiq message end")
     def after_process_message(self, broker: Any, message: Any, *, result: Any = None,
                               exception: BaseException | None = None) -> None:
-        with self._lock:
-            running = self._running.pop(message.message_id, None)
+        running = self._ended(message)
         attempt = running.attempt if running is not None else _attempt(message)
         if exception is None:
             emit(self.trail, "succeeded", message.message_id, attempt=attempt)
@@ -178,8 +201,7 @@ class JobtrailMiddleware(dramatiq.Middleware):
 
     @never_raise("recording a skipped dramatiq message")
     def after_skip_message(self, broker: Any, message: Any) -> None:
-        with self._lock:
-            running = self._running.pop(message.message_id, None)
+        running = self._ended(message)
         attempt = running.attempt if running is not None else _attempt(message)
         emit(self.trail, "cancelled", message.message_id, attempt=attempt)
 
@@ -246,13 +268,16 @@ class JobtrailMiddleware(dramatiq.Middleware):
 
     def _on_kill(self, wanted: TrailJob) -> None:
         """Kill the message if this process runs it; else make sure it is skipped on arrival."""
-        with self._lock:
+        with self._lock:  # held until raised: the message's thread drops it under it (`_ended`)
             running = self._running.get(wanted.id)
             if running is None:
                 self._cancel.add(wanted.id)
                 return
-        options = running.message.options
-        throws = options.get("throws")
-        # Retries must not run a killed message again: it gives up on a `throws` exception.
-        options["throws"] = (Killed, throws) if throws else Killed
-        raise_thread_exception(running.thread, Killed)  # type: ignore[no-untyped-call]
+            if running.killed:
+                return
+            options = running.message.options
+            throws = options.get("throws")
+            # Retries must not run a killed message again: it gives up on a `throws` exception.
+            options["throws"] = (Killed, throws) if throws else Killed
+            running.killed = True
+            raise_thread_exception(running.thread, Killed)  # type: ignore[no-untyped-call]
