@@ -1,7 +1,7 @@
 """Less common Dramatiq paths, with a real in-process `dramatiq.Worker` on a real Redis broker
 reporting to a real SQLite store: a delayed message, a failure on a broker without the Retries
-middleware, a message skipped by another middleware, and a kill request racing the end of the
-message it was meant for."""
+middleware, a message skipped by another middleware, a kill request racing the end of the message
+it was meant for, and a worker shut down while it runs a message."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from jobtrail import Trail
+from jobtrail.config import Settings
 
 pytest.importorskip("redis")
 dramatiq = pytest.importorskip("dramatiq")
@@ -202,3 +203,38 @@ def test_a_kill_sent_as_its_message_ends_never_lands_in_the_next_message(
     assert trail.get(two.message_id).state == "succeeded"
     # ... and `first`, which had returned before the kill could land, recorded as it ended
     assert "first" in ran and trail.get(one.message_id).state == "succeeded"
+
+
+def test_a_worker_shutting_down_reports_its_running_message_until_it_ends_then_stops(
+    make_broker: Any, sqlite_url: str
+) -> None:
+    # Given a worker running a message that takes a while (heartbeats every 0.2 s)
+    with Trail(sqlite_url, settings=Settings(heartbeat_interval=0.2)) as trail:
+        broker = make_broker(trail)
+        running = threading.Event()
+
+        def slow() -> None:
+            running.set()
+            deadline = time.monotonic() + 1.5
+            while time.monotonic() < deadline:
+                time.sleep(0.05)
+
+        actor = dramatiq.actor(slow, broker=broker, actor_name="slow", max_retries=0)
+        worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
+        worker.start()
+        message = actor.send()
+        assert running.wait(30)
+
+        # When it is told to stop: dramatiq lets the message finish first
+        stopping = time.time()
+        worker.stop()
+        assert trail.flush(10)
+
+        # Expect the message heartbeating while the worker drained it, then recorded succeeded,
+        # and the worker recorded stopped after that, with nothing running
+        got = trail.get(message.message_id)
+        assert got.state == "succeeded" and got.finished_at is not None
+        assert got.heartbeat_at is not None and got.heartbeat_at >= stopping + 0.5
+        (beat,) = trail.workers()
+        assert beat["state"] == "stopped" and beat["running"] == 0
+        assert beat["last_seen"] >= got.finished_at

@@ -236,7 +236,9 @@ class JobtrailMiddleware(dramatiq.Middleware):
             self._threads.append(KillPoller(self.trail, self._on_kill, queues=lambda: self._queues,
                                             interval=self.kill_poll).start())
 
-    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+    def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        """Once the worker has let its running messages finish (and acked them): before that,
+        they still heartbeat and can be killed, and the worker is not yet stopped."""
         for thread in self._threads:
             thread.stop()
         self._threads = []
