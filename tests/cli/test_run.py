@@ -4,6 +4,7 @@ the error, a periodic declaration that becomes late and then ok, and kills that 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -281,6 +282,113 @@ def test_a_closed_output_pipe_ends_the_command_as_it_would_end_without_jobtrail(
     assert "Traceback" not in stderr
     job = only_job(sqlite_url, "piped")
     assert job.state == "failed" and "exited with code 141" in job.error["message"]  # type: ignore[index]
+
+
+# ---- signals: each one reaches the command exactly once ---------------------------------------
+
+COUNT_SIGNALS = ("import json, os, signal, sys, time\n"
+                 "counts = {}\n"
+                 "def on(sig, _frame): counts[signal.Signals(sig).name] = "
+                 "counts.get(signal.Signals(sig).name, 0) + 1\n"
+                 "for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP): signal.signal(s, on)\n"
+                 "print(os.getpid(), flush=True)\n"
+                 "while not counts: time.sleep(0.01)\n"
+                 "time.sleep(1.0)  # time for a second delivery to arrive, if there is one\n"
+                 "open(sys.argv[1], 'w').write(json.dumps(counts))\n"
+                 "sys.exit(3)\n")
+"""A command that counts the stop signals it gets, writes the counts to argv[1], exits 3."""
+
+
+def start_in_terminal(url: str, name: str, *cmd: str) -> tuple[int, int]:
+    """`jobtrail run` in the foreground of a new terminal (a pty, its session): (pid, pty fd),
+    once the command printed its first line."""
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.execve(PY, [*CLI, "--url", url, "run", "--name", name, "--", *cmd], env())
+        finally:
+            os._exit(127)
+    output = b""
+    deadline = time.monotonic() + 30
+    while not output.strip().splitlines() or not output.strip().splitlines()[0].isdigit():
+        assert time.monotonic() < deadline, output
+        output += os.read(fd, 1024)
+    return pid, fd
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=lambda s: s.name)
+@pytest.mark.parametrize("to", ["jobtrail-run-alone", "its-process-group"])
+def test_a_signal_outside_a_terminal_reaches_the_command_exactly_once(
+        sqlite_url: str, tmp_path: Path, sig: signal.Signals, to: str) -> None:
+    # Given `jobtrail run` started by a supervisor, with no terminal (its own session)
+    counts = tmp_path / "counts.json"
+    proc = subprocess.Popen([*CLI, "--url", sqlite_url, "run", "--name", "sup", "--", PY, "-c",
+                             COUNT_SIGNALS, str(counts)], env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        wait_started(sqlite_url, "sup", proc)
+        # When the supervisor signals jobtrail run alone, or its whole process group (killpg)
+        if to == "jobtrail-run-alone":
+            os.kill(proc.pid, sig)
+        else:
+            os.killpg(proc.pid, sig)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    # Expect the command to have had it once, and the run recorded killed by that signal
+    assert json.loads(counts.read_text()) == {sig.name: 1}
+    assert proc.returncode == 3
+    job = only_job(sqlite_url, "sup")
+    assert job.state == "killed" and f"by signal {sig.name}" in job.error["message"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=lambda s: s.name)
+def test_a_signal_to_jobtrail_run_alone_in_a_terminal_reaches_the_command_once(
+        sqlite_url: str, tmp_path: Path, sig: signal.Signals) -> None:
+    # Given `jobtrail run` in the foreground of a terminal (the command shares its process group)
+    counts = tmp_path / "counts.json"
+    pid, fd = start_in_terminal(sqlite_url, "fg", PY, "-c", COUNT_SIGNALS, str(counts))
+    try:
+        # When another process (`kill -INT <pid>`, `timeout --foreground`) signals jobtrail run alone
+        os.kill(pid, sig)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    # Expect it forwarded to the command once
+    assert json.loads(counts.read_text()) == {sig.name: 1}
+    assert os.waitstatus_to_exitcode(status) == 3
+    job = only_job(sqlite_url, "fg")
+    assert job.state == "killed" and f"by signal {sig.name}" in job.error["message"]  # type: ignore[index]
+
+
+def test_ctrl_c_in_a_terminal_reaches_the_command_exactly_once(
+        sqlite_url: str, tmp_path: Path) -> None:
+    # Given `jobtrail run` in the foreground of a terminal
+    counts = tmp_path / "counts.json"
+    pid, fd = start_in_terminal(sqlite_url, "ctrl-c-once", PY, "-c", COUNT_SIGNALS, str(counts))
+    try:
+        # When the user presses Ctrl-C (the terminal signals the whole foreground process group)
+        os.write(fd, b"\x03")
+        _, status = os.waitpid(pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    # Expect the command to have had the terminal's SIGINT only, not a forwarded second one
+    assert json.loads(counts.read_text()) == {"SIGINT": 1}
+    assert os.waitstatus_to_exitcode(status) == 3
+    job = only_job(sqlite_url, "ctrl-c-once")
+    assert job.state == "killed" and "by signal SIGINT" in job.error["message"]  # type: ignore[index]
 
 
 @pytest.fixture

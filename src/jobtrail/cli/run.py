@@ -7,6 +7,17 @@ them). A kill request (`jobtrail kill`) stops the command: SIGTERM, then SIGKILL
 
 Tracking never stops the command from running: if the store cannot be reached, the command still
 runs and its exit code is still returned.
+
+SIGTERM, SIGINT and SIGHUP reach the command exactly once, as with `timeout` or `dumb-init`:
+- Outside the foreground of a terminal (cron, a supervisor, a script), the command runs in a process
+  group of its own, so a signal to our group (killpg) does not reach it directly; every signal
+  reaches it through us, forwarded to its group.
+- In the foreground of a terminal, the command stays in our group so that it keeps the terminal
+  (it can read it, Ctrl-Z stops both). The terminal's own signals (Ctrl-C, a hangup) reach the
+  whole group, so those are not forwarded; one sent by a process (`kill -INT <our pid>`) is. Who
+  sent a signal is read with sigtimedwait (siginfo's si_code): the signals are blocked in every
+  thread from the start. Where that cannot be (no sigtimedwait, threads already running), a
+  handler forwards all but a SIGINT while we hold the terminal.
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ from .output_tail import MAX_TAIL_CHARS, OutputTail, redact_argv
 __all__ = ["CommandFailed", "run"]
 
 _POLL = 0.05  # seconds between looks at the child and at kill requests
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class CommandFailed(Exception):
@@ -109,13 +121,33 @@ def run(
     # What the store would reject (a name too long, a bad label key) is refused before running.
     normalize({"job_id": "-", "type": "started", "at": time.time(), "name": name, "queue": queue,
                "labels": labels or None}, time.time())
-    cli = Cli.of(ctx)
-    trail = cli.trail
-    if every_s is not None or cron is not None:
-        _declare(cli, trail, name, every=every_s, cron=cron, grace=grace_s, down_after=down_s)
-    code = Runner(trail, command, name=name, queue=queue, labels=labels, tail_lines=tail,
-                  kill_grace=stop_grace).run()
+    with _held_signals() as held:  # before the trail starts any thread (see the module docstring)
+        cli = Cli.of(ctx)
+        trail = cli.trail
+        if every_s is not None or cron is not None:
+            _declare(cli, trail, name, every=every_s, cron=cron, grace=grace_s, down_after=down_s)
+        code = Runner(trail, command, name=name, queue=queue, labels=labels, tail_lines=tail,
+                      kill_grace=stop_grace).run(held)
     raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _held_signals() -> Iterator[tuple[signal.Signals, ...]]:
+    """Block the stop signals in this thread while no other thread runs: threads started later
+    inherit the block, so the kernel keeps the signals pending for `sigtimedwait`, which tells who
+    sent them. Yields the signals held (none where that cannot be done)."""
+    if (not hasattr(signal, "sigtimedwait") or threading.active_count() > 1
+            or threading.current_thread() is not threading.main_thread()):
+        yield ()
+        return
+    held = _STOP_SIGNALS
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield held
+    finally:
+        while signal.sigtimedwait(held, 0) is not None:  # came after the command ended
+            pass
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
 def _declare(cli: Cli, trail: Trail, name: str, **spec: Any) -> None:
@@ -144,22 +176,33 @@ class Runner:
         )
         self._signalled: int | None = None
         self._stop_at: float | None = None  # when the child was first asked to stop
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._own_group = False  # whether the child runs in a process group of its own
+        self._early: list[int] = []  # signals that came before the child existed
 
-    def run(self) -> int:
+    def run(self, held: tuple[signal.Signals, ...] = ()) -> int:
+        """Run the command; `held`: the stop signals blocked in every thread (_held_signals)."""
         started = time.monotonic()
         self.handle.start()
-        try:
-            proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        except OSError as exc:
-            code = 126 if isinstance(exc, PermissionError) else 127
-            print(f"jobtrail run: cannot start {self.command[0]!r}: {exc.strerror or exc}",
-                  file=sys.stderr)
-            self._failed(f"cannot start {self.command[0]!r}: {exc.strerror or exc}")
-            return code
-        pumps = [self._pump(proc.stdout, _binary(sys.stdout), self.tails["stdout"]),
-                 self._pump(proc.stderr, _binary(sys.stderr), self.tails["stderr"])]
-        with self._forward_signals(proc):
-            killed_at = self._wait(proc)
+        self._own_group = not _terminal_foreground()
+        with self._forward_signals():
+            try:
+                with _unblocked(held):  # the child must not inherit the block
+                    proc = subprocess.Popen(self.command, stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE,
+                                            process_group=0 if self._own_group else None)
+            except OSError as exc:
+                code = 126 if isinstance(exc, PermissionError) else 127
+                print(f"jobtrail run: cannot start {self.command[0]!r}: {exc.strerror or exc}",
+                      file=sys.stderr)
+                self._failed(f"cannot start {self.command[0]!r}: {exc.strerror or exc}")
+                return code
+            self._proc = proc
+            for signum in self._early:
+                self._send(signal.Signals(signum))
+            pumps = [self._pump(proc.stdout, _binary(sys.stdout), self.tails["stdout"]),
+                     self._pump(proc.stderr, _binary(sys.stderr), self.tails["stderr"])]
+            killed_at = self._wait(proc, held)
         for pump in pumps:  # a grandchild may hold the pipes open: do not wait for it forever
             pump.join(timeout=2.0)
         code = proc.returncode
@@ -190,7 +233,7 @@ class Runner:
             if text:
                 exc.add_note(f"--- {stream}, last {tail.line_count(text)} lines ---\n{text}")
 
-    def _wait(self, proc: subprocess.Popen[bytes]) -> float | None:
+    def _wait(self, proc: subprocess.Popen[bytes], held: tuple[signal.Signals, ...]) -> float | None:
         """Wait for the child; on a kill request SIGTERM it. Once it was asked to stop (a kill
         request, or a signal forwarded to it), SIGKILL it after the grace. Returns when the kill
         request was acted on (None if there was none)."""
@@ -199,12 +242,40 @@ class Runner:
             if requested_at is None and self.handle.kill_requested:
                 requested_at = time.monotonic()
                 self._stop_at = self._stop_at or requested_at
-                _send(proc, signal.SIGTERM)
+                self._send(signal.SIGTERM)
             elif self._stop_at is not None and time.monotonic() - self._stop_at > self.kill_grace:
-                _send(proc, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=_POLL)
+                self._send(signal.SIGKILL)
+            if held:
+                info = signal.sigtimedwait(held, _POLL)
+                if info is not None:
+                    # si_code > 0: sent by the kernel, i.e. the terminal, to its whole foreground
+                    # group; <= 0 (SI_USER, SI_QUEUE, ...): by a process, to us
+                    self._stop(info.si_signo, reached=not self._own_group and info.si_code > 0)
+            else:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=_POLL)
         return requested_at
+
+    def _stop(self, signum: int, *, reached: bool) -> None:
+        """A stop signal came: the run ends killed by it; forward it unless it `reached` the
+        child already."""
+        self._signalled = signum
+        self._stop_at = self._stop_at or time.monotonic()
+        if self._proc is None:
+            self._early.append(signum)
+        elif not reached:
+            self._send(signal.Signals(signum))
+
+    def _send(self, sig: signal.Signals) -> None:
+        """To the child, and to its group when it has its own (its own children, a pipeline)."""
+        proc = self._proc
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if self._own_group:
+                os.killpg(proc.pid, sig)
+            else:
+                proc.send_signal(sig)
 
     def _pump(self, source: IO[bytes] | None, sink: IO[bytes] | None,
               tail: OutputTail) -> threading.Thread:
@@ -233,20 +304,18 @@ class Runner:
         return thread
 
     @contextlib.contextmanager
-    def _forward_signals(self, proc: subprocess.Popen[bytes]) -> Iterator[None]:
-        """SIGTERM/SIGINT/SIGHUP to `jobtrail run` go to the command too (so the run ends killed),
-        except a Ctrl-C the terminal already sent to the command: a second one would cut short
-        its clean-up (or, for many tools, mean "force quit")."""
+    def _forward_signals(self) -> Iterator[None]:
+        """Handlers for the stop signals when they are not held (or while the child is started):
+        the sender is unknown, so all are forwarded but a SIGINT while the child shares our
+        group and we hold the terminal (Ctrl-C then reached it already)."""
 
         def forward(signum: int, _frame: FrameType | None) -> None:
-            self._signalled = signum
-            self._stop_at = self._stop_at or time.monotonic()
-            if signum != signal.SIGINT or not _terminal_interrupts(proc):
-                _send(proc, signal.Signals(signum))
+            self._stop(signum, reached=(signum == signal.SIGINT and not self._own_group
+                                        and _terminal_foreground()))
 
         previous: dict[signal.Signals, Any] = {}
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            for sig in _STOP_SIGNALS:
                 previous[sig] = signal.signal(sig, forward)
         try:
             yield
@@ -255,20 +324,31 @@ class Runner:
                 signal.signal(sig, handler)
 
 
-def _terminal_interrupts(proc: subprocess.Popen[bytes]) -> bool:
-    """Whether Ctrl-C reaches the command from the terminal itself: we are the foreground process
-    group of the terminal on stdin, and the command is still in our group."""
+@contextlib.contextmanager
+def _unblocked(held: tuple[signal.Signals, ...]) -> Iterator[None]:
+    if not held:
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
     try:
-        fd = sys.stdin.fileno()
-        return (os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp()
-                and os.getpgid(proc.pid) == os.getpgrp())
-    except (OSError, ValueError, AttributeError):  # no stdin, no terminal, the child is gone
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+
+
+def _terminal_foreground() -> bool:
+    """Whether we are in the foreground process group of our controlling terminal (the group its
+    Ctrl-C and hangup reach, and the one that may read it)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:  # no controlling terminal
         return False
-
-
-def _send(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(sig)
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _binary(stream: Any) -> IO[bytes] | None:
