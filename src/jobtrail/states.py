@@ -191,13 +191,13 @@ def apply(record: dict[str, Any], event: dict[str, Any]) -> None:
         if at == started and worker is not None and (current_worker is None or worker < current_worker):
             attempt["worker"] = worker
     else:  # an end state
+        # The earliest end wins; at the same instant the first in _END_RANK, then the smaller
+        # error hash (hashed only for that last tie, since it encodes the error as JSON).
         error = event.get("error")
-        candidate = (at, _END_RANK[kind], value_hash(error))
         current = attempt.get("ended_at")
-        if current is None or candidate < (
-            current,
-            _END_RANK[attempt["end"]],
-            value_hash(attempt.get("error")),
+        if current is None or (at, _END_RANK[kind]) < (current, _END_RANK[attempt["end"]]) or (
+            at == current and kind == attempt["end"]
+            and value_hash(error) < value_hash(attempt.get("error"))
         ):
             attempt["ended_at"] = at
             attempt["end"] = kind

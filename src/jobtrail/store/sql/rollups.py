@@ -11,7 +11,7 @@ import functools
 import math
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -179,11 +179,6 @@ def _insert_ignoring_conflicts(dialect: str) -> sa.Executable:
     return sqlite.insert(series).on_conflict_do_nothing(index_elements=["name", "queue"])
 
 
-def _tiles(t: int) -> tuple[tuple[int, int], ...]:
-    """(resolution, bucket start) of minute `t` at every resolution."""
-    return tuple((res, 0 if res == ALL else t - t % res) for res in RESOLUTIONS)
-
-
 class Rows(NamedTuple):
     """A delta as the rows it adds to each roll-up table, keys sorted (see `write_rows`)."""
 
@@ -203,46 +198,91 @@ def pairs(delta: Delta) -> set[Pair]:
 
 
 def rows(delta: Delta, sids: Mapping[Pair, int]) -> Rows:
-    """The rows adding `delta` at every resolution, `sids` naming the series of its pairs."""
-    tiles: dict[int, tuple[tuple[int, int], ...]] = {}
-    counts: dict[tuple[int, ...], int] = defaultdict(int)
-    hist: dict[tuple[int, ...], int] = defaultdict(int)
+    """The rows adding `delta` at every resolution, `sids` naming the series of its pairs.
+
+    A delta's count keys are unique per minute, so its minute rows are the keys themselves; each
+    coarser resolution folds the one below it, which holds fewer keys than the delta."""
+    counts: dict[tuple[int, int, int], int] = {}
+    hist: dict[tuple[int, int, int, int], int] = {}
+    metric_codes, kind_codes = METRIC_CODES, KIND_CODES
     for key, n in delta.counts.items():
         sid = sids[(key[2], key[3])]
-        t = key[1]
-        at = tiles.get(t) or tiles.setdefault(t, _tiles(t))
         if key[0] == "c":
-            code = METRIC_CODES[key[4]]
-            for res, bt in at:
-                counts[(res, sid, bt, code)] += n
+            counts[(sid, key[1], metric_codes[key[4]])] = n
         else:
-            code, b = KIND_CODES[key[4]], key[5]
-            for res, bt in at:
-                hist[(res, code, sid, bt, b)] += n
-    summary: dict[tuple[int, ...], list[Any]] = {}
+            hist[(kind_codes[key[4]], sid, key[1], key[5])] = n
+    summary: dict[tuple[int, int, int], list[Any]] = {}
     for sign, items in ((1, delta.observed), (-1, delta.retracted)):
         for key, value in items:
-            sid = sids[(key[2], key[3])]
-            code = KIND_CODES[key[4]]
-            t = key[1]
-            at = tiles.get(t) or tiles.setdefault(t, _tiles(t))
-            for res, bt in at:
-                s = summary.get((res, code, sid, bt))
-                if s is None:
-                    s = summary[(res, code, sid, bt)] = [0, 0.0, None, None]
-                s[0] += sign
-                s[1] += sign * value
-                if sign > 0:
-                    if s[2] is None or value < s[2]:
-                        s[2] = value
-                    if s[3] is None or value > s[3]:
-                        s[3] = value
+            k = (kind_codes[key[4]], sids[(key[2], key[3])], key[1])
+            s = summary.get(k)
+            if s is None:
+                s = summary[k] = [0, 0.0, None, None]
+            s[0] += sign
+            s[1] += sign * value
+            if sign > 0:
+                if s[2] is None or value < s[2]:
+                    s[2] = value
+                if s[3] is None or value > s[3]:
+                    s[3] = value
     return Rows(
         states=_state_rows(delta.states, sids),
-        counts=[(*k, n) for k, n in sorted(counts.items()) if n],
-        hist=[(*k, n) for k, n in sorted(hist.items()) if n],
-        summary=[(*k, *s) for k, s in sorted(summary.items())],
+        counts=_every_resolution(counts, _fold_counts),
+        hist=_every_resolution(hist, _fold_hist),
+        summary=_summary_rows(summary),
     )
+
+
+_Fold = Callable[[Mapping[Any, int], int], dict[Any, int]]
+
+
+def _fold_counts(finer: Mapping[tuple[int, int, int], int], step: int) -> dict[Any, int]:
+    """(sid, t, metric) counts in buckets of `step` seconds (0: one bucket for all time)."""
+    out: dict[tuple[int, int, int], int] = defaultdict(int)
+    for (sid, t, code), n in finer.items():
+        out[(sid, t - t % step if step else 0, code)] += n
+    return out
+
+
+def _fold_hist(finer: Mapping[tuple[int, int, int, int], int], step: int) -> dict[Any, int]:
+    """(kind, sid, t, bucket) counts in buckets of `step` seconds (0: one for all time)."""
+    out: dict[tuple[int, int, int, int], int] = defaultdict(int)
+    for (kind, sid, t, bucket), n in finer.items():
+        out[(kind, sid, t - t % step if step else 0, bucket)] += n
+    return out
+
+
+def _every_resolution(minute: Mapping[Any, int], fold: _Fold) -> list[tuple[Any, ...]]:
+    """Rows (res, *key, n) of per-minute counts at every resolution, in key order, zeros left out."""
+    hour = fold(minute, HOUR)
+    day = fold(hour, DAY)
+    out: list[tuple[Any, ...]] = []
+    for res, table in ((ALL, fold(day, ALL)), (MINUTE, minute), (HOUR, hour), (DAY, day)):
+        out.extend((res, *k, n) for k, n in sorted(table.items()) if n)
+    return out
+
+
+def _summary_rows(minute: dict[tuple[int, int, int], list[Any]]) -> list[tuple[Any, ...]]:
+    """Rows (res, kind, sid, t, n, total, lo, hi) of per-minute summaries at every resolution, in
+    key order."""
+    levels = {MINUTE: minute}
+    finer = minute
+    for res in (HOUR, DAY, ALL):
+        coarse: dict[tuple[int, int, int], list[Any]] = {}
+        for (kind, sid, t), (n, total, lo, hi) in finer.items():
+            k = (kind, sid, t - t % res if res else 0)
+            s = coarse.get(k)
+            if s is None:
+                coarse[k] = [n, total, lo, hi]
+                continue
+            s[0] += n
+            s[1] += total
+            if lo is not None and (s[2] is None or lo < s[2]):
+                s[2] = lo
+            if hi is not None and (s[3] is None or hi > s[3]):
+                s[3] = hi
+        levels[res] = finer = coarse
+    return [(res, *k, *v) for res in sorted(levels) for k, v in sorted(levels[res].items())]
 
 
 def write_rows(conn: sa.Connection, r: Rows) -> None:

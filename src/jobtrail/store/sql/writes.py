@@ -7,6 +7,7 @@ server processes on one file then merge and encode in parallel and take turns on
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -81,16 +82,22 @@ def apply(conn: sa.Connection, upsert_jobs: str, p: Plan, series: rollups.Series
         conn.exec_driver_sql(upsert_jobs, p.job_rows)
     delete_keys(conn, job_resources, _RESOURCE_KEY, p.drop_resources)
     delete_keys(conn, job_labels, _LABEL_KEY, p.drop_labels)
+    # Prepared SQL with tuples: building Core inserts from dicts cost more than SQLite's insert.
     if p.add_resources:
-        conn.execute(job_resources.insert(),
-                     [dict(zip(_RESOURCE_KEY, key, strict=True)) for key in p.add_resources])
+        conn.exec_driver_sql(_insert_sql(conn.dialect.name, "job_resources", _RESOURCE_KEY),
+                             p.add_resources)
     if p.add_labels:
-        conn.execute(job_labels.insert(),
-                     [dict(zip(_LABEL_KEY, key, strict=True)) for key in p.add_labels])
+        conn.exec_driver_sql(_insert_sql(conn.dialect.name, "job_labels", _LABEL_KEY), p.add_labels)
     rows = p.rollup_rows
     if rows is None:
         rows = rollups.rows(p.delta, series.resolve(conn, rollups.pairs(p.delta)))
     rollups.write_rows(conn, rows)
+
+
+@functools.cache
+def _insert_sql(dialect: str, table: str, columns: Sequence[str]) -> str:
+    mark = "%s" if dialect == "postgresql" else "?"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
 
 
 def unindex(conn: sa.Connection, records: Iterable[Record]) -> None:
