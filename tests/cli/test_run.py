@@ -391,6 +391,34 @@ def test_ctrl_c_in_a_terminal_reaches_the_command_exactly_once(
     assert job.state == "killed" and "by signal SIGINT" in job.error["message"]  # type: ignore[index]
 
 
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGINT], ids=lambda s: s.name)
+def test_a_signal_ignored_when_jobtrail_run_starts_stays_ignored(
+        sqlite_url: str, sig: signal.Signals) -> None:
+    # Given `nohup jobtrail run ...` (SIGHUP ignored), or a background job of a script (SIGINT
+    # ignored): the command inherits the signal ignored, as it would without jobtrail
+    ignoring = (f"import os, signal, sys; signal.signal({int(sig)}, signal.SIG_IGN); "
+                "os.execv(sys.argv[1], sys.argv[1:])")
+    proc = subprocess.Popen(
+        [PY, "-c", ignoring, *CLI, "--url", sqlite_url, "run", "--name", "nohup", "--kill-grace",
+         "0.2s", "--", PY, "-c", "import os, time; print(os.getpid(), flush=True); time.sleep(2); "
+         "print('done')"],
+        env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        wait_started(sqlite_url, "nohup", proc)
+        # When the signal comes (the terminal closed; an interrupt to the script's group)
+        os.killpg(proc.pid, sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    # Expect the command to run to its end, and the run to be recorded succeeded
+    assert proc.returncode == 0, err
+    assert out == "done\n"
+    assert only_job(sqlite_url, "nohup").state == "succeeded"
+
+
 @pytest.fixture
 def server(sqlite_url: str) -> Iterator[str]:
     with socket.socket() as sock:

@@ -140,7 +140,7 @@ def _held_signals() -> Iterator[tuple[signal.Signals, ...]]:
             or threading.current_thread() is not threading.main_thread()):
         yield ()
         return
-    held = _STOP_SIGNALS
+    held = _caught_signals()
     signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         yield held
@@ -315,13 +315,19 @@ class Runner:
 
         previous: dict[signal.Signals, Any] = {}
         if threading.current_thread() is threading.main_thread():
-            for sig in _STOP_SIGNALS:
+            for sig in _caught_signals():
                 previous[sig] = signal.signal(sig, forward)
         try:
             yield
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def _caught_signals() -> tuple[signal.Signals, ...]:
+    """The stop signals not ignored when we started: `nohup` (SIGHUP) and a script's background
+    job (SIGINT) leave them ignored, for us and, inherited, for the command."""
+    return tuple(sig for sig in _STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN)
 
 
 @contextlib.contextmanager
