@@ -492,6 +492,19 @@ def test_secrets_in_output_and_in_the_command_line_are_redacted() -> None:
         "dump", "--password", "[redacted]", "--api-token=[redacted]", "plain"]
 
 
+def test_pass_and_auth_are_secret_as_words_of_their_own_not_inside_author_or_passenger() -> None:
+    # As for a job's args (jobtrail.events): git's `author=`, a `passenger=` field, `--author`
+    from jobtrail.cli.output_tail import redact_argv, redact_text
+
+    text = "author=alice passenger=bob authority: ca1"
+    assert redact_text(text) == text
+    assert redact_text("db_pass=x authToken: y basic_auth=z PASS=w") == (
+        "db_pass=[redacted] authToken: [redacted] basic_auth=[redacted] PASS=[redacted]")
+    assert redact_argv(["git", "commit", "--author", "Alice <a@x>", "--passenger=7",
+                        "--db-pass", "p"]) == [
+        "git", "commit", "--author", "Alice <a@x>", "--passenger=7", "--db-pass", "[redacted]"]
+
+
 def test_the_tail_keeps_the_last_lines_without_colour_codes_within_its_cap() -> None:
     from jobtrail.cli.output_tail import OutputTail
 

@@ -16,8 +16,11 @@ __all__ = ["MAX_TAIL_CHARS", "OutputTail", "redact_argv", "redact_text"]
 MAX_TAIL_CHARS = 8000
 """Characters of output kept as the error (the store caps a traceback at 32 KiB)."""
 _KEEP_BYTES = 64 * 1024  # raw bytes held while the command runs
-_SECRET = (r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[-_]?key|access[-_]?key|"
-           r"authori[sz]ation|auth|credentials?|private[-_]?key|cookie|session[-_]?id|signature)")
+# As jobtrail.events matches a secret key: `pass` and `auth` as words of their own (db_pass,
+# basic_auth, authToken), not the start of passenger or author (git's `author=`, `--author`)
+_SECRET = (r"(?:pass(?:word|wd|phrase)|(?:pass|auth)(?-i:(?![a-z]))|pwd|secret|token|"
+           r"api[-_]?key|access[-_]?key|authori[sz]ation|credentials?|private[-_]?key|cookie|"
+           r"session[-_]?id|signature)")
 _PATTERNS = (
     # scheme://user:password@host
     (URL_PASSWORD, r"\1" + _REDACTED + "@"),
