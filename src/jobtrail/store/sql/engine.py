@@ -2,9 +2,10 @@
 
 SQLite: WAL (readers never block the writer), a long busy timeout, and `BEGIN IMMEDIATE` for write
 transactions so two writers queue for the lock instead of failing half-way with "database is locked".
-The WAL is checkpointed every `WAL_CHECKPOINT_PAGES` rather than SQLite's 1,000: the committing
-writer pays for each checkpoint, and ingest rewrites the same roll-up and index pages batch after
-batch, so a longer WAL copies each of them back to the database less often (about +20 % events/s,
+A store's own thread checkpoints the WAL after writes (`checkpoints.py`); the writers' automatic
+checkpoint is only the fallback, at `WAL_AUTOCHECKPOINT_PAGES` rather than SQLite's 1,000: the
+committing writer pays for each one, and ingest rewrites the same roll-up and index pages batch
+after batch, so a longer WAL copies each of them back less often (about +20 % events/s,
 `bench/RESULTS.md`). `journal_size_limit` gives the disk back when the WAL was reset.
 """
 
@@ -24,8 +25,8 @@ __all__ = ["create_engine", "normalize_url"]
 
 WRITE = {"jobtrail_write": True}
 """Execution options that mark a connection's transaction as a write transaction."""
-WAL_CHECKPOINT_PAGES = 10_000
-"""About 40 MB of WAL at SQLite's 4 KB pages."""
+WAL_AUTOCHECKPOINT_PAGES = 20_000
+"""About 80 MB of WAL at SQLite's 4 KB pages: reached only when the checkpoint thread falls behind."""
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
@@ -54,7 +55,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=60000")
     _use_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     cursor.execute("PRAGMA foreign_keys=OFF")
     cursor.close()

@@ -6,7 +6,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from jobtrail.rollup import current as current_key
 from jobtrail.states import STATES
 from jobtrail.store.base import Change, Record, RollupHistogram, RollupTotals
 from jobtrail.store.sql import fleet, rollups, writes
+from jobtrail.store.sql.checkpoints import Checkpointer
 from jobtrail.store.sql.codec import from_row
 from jobtrail.store.sql.engine import WRITE, create_engine
 from jobtrail.store.sql.schema import (
@@ -55,6 +56,7 @@ class SqlStore:
         # SQLite writers queue here for the file's write lock (see turns.py); PostgreSQL has no
         # database-wide lock to queue for.
         self._turns = Turns(self._engine.url.database) if self.dialect == "sqlite" else None
+        self._checkpoints = Checkpointer(self._engine.url.database if self._turns else None)
         try:
             if migrate:
                 from jobtrail.store.sql.migrate import ensure_current
@@ -78,11 +80,19 @@ class SqlStore:
 
     def close(self) -> None:
         self.engine.dispose()
+        self._checkpoints.close()
         if self._turns is not None:
             self._turns.close()
 
-    def _turn(self) -> AbstractContextManager[None]:
-        return nullcontext() if self._turns is None else self._turns.turn()
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """Hold this writer's turn (SQLite) for the block; after it commits, checkpoint soon."""
+        if self._turns is None:
+            yield
+            return
+        with self._turns.turn():
+            yield
+        self._checkpoints.wrote()
 
     # ---- writing -------------------------------------------------------------------------
 
