@@ -63,10 +63,17 @@ def minute(at: float) -> int:
 Key = tuple[Any, ...]
 
 
-def facts(record: dict[str, Any] | None) -> tuple[Counter[Key], list[tuple[Key, float]]]:
-    """(additive counts, summary observations) that `record` contributes to the roll-ups."""
-    counts: Counter[Key] = Counter()
-    observed: list[tuple[Key, float]] = []
+def facts(
+    record: dict[str, Any] | None,
+    counts: Counter[Key] | None = None,
+    observed: list[tuple[Key, float]] | None = None,
+) -> tuple[Counter[Key], list[tuple[Key, float]]]:
+    """(additive counts, summary observations) that `record` contributes to the roll-ups, added to
+    `counts` and `observed` when given (a new job's facts go straight into the batch's delta)."""
+    if counts is None:
+        counts = Counter()
+    if observed is None:
+        observed = []
     if record is None:
         return counts, observed
     name = record["name"] or UNNAMED
@@ -175,9 +182,7 @@ def diff(pairs: Iterable[tuple[dict[str, Any] | None, dict[str, Any] | None]]) -
         if old is None:
             if new is not None:
                 states[current(new)] += 1
-            new_counts, new_obs = facts(new)
-            counts.update(new_counts)
-            observed.extend(new_obs)
+            facts(new, counts, observed)
             continue
         if new is not None and _relevant(old) == _relevant(new):
             continue
