@@ -505,6 +505,19 @@ def test_pass_and_auth_are_secret_as_words_of_their_own_not_inside_author_or_pas
         "git", "commit", "--author", "Alice <a@x>", "--passenger=7", "--db-pass", "[redacted]"]
 
 
+def test_a_secret_cut_by_the_tails_character_cap_is_still_redacted() -> None:
+    # Given a long line whose start is cut by the cap, wherever the cut falls in the secret's key
+    from jobtrail.cli.output_tail import OutputTail
+
+    for line in ("password=hunter2", "postgresql://bob:hunter2@db/x"):
+        for pad in range(40):
+            tail = OutputTail(max_lines=3, max_chars=40)
+            tail.feed(f"{line} {'y' * pad}\n".encode())
+            # Expect the secret gone and the cap kept
+            text = tail.text()
+            assert "hunter2" not in text and len(text) <= 40, (line, pad, text)
+
+
 def test_the_tail_keeps_the_last_lines_without_colour_codes_within_its_cap() -> None:
     from jobtrail.cli.output_tail import OutputTail
 

@@ -85,10 +85,11 @@ class OutputTail:
         lines = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]  # progress bars: last frame
         while lines and not lines[-1].strip():
             lines.pop()
-        kept = "\n".join(lines[-self.max_lines:])
+        # Redacted before the cap: a cut through a key (`password=` → `word=`) would keep its value
+        kept = redact_text("\n".join(lines[-self.max_lines:]))
         if len(kept) > self.max_chars:
             kept = "…" + kept[-(self.max_chars - 1):]
-        return redact_text(kept)
+        return kept
 
     def last_line(self, limit: int = 300) -> str:
         """The last non-empty line, for the error message."""
