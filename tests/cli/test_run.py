@@ -98,6 +98,22 @@ def test_a_command_that_cannot_start_exits_127_and_is_recorded_failed(sqlite_url
     assert job.state == "failed" and "cannot start" in job.error["message"]  # type: ignore[index]
 
 
+def test_a_command_found_but_not_runnable_exits_126_as_with_env_or_timeout(
+        sqlite_url: str, tmp_path: Path) -> None:
+    # Given an executable file that is no program (Exec format error), and one not executable
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"\x00\x01\x02 not a program\n")
+    junk.chmod(0o755)
+    plain = tmp_path / "plain"
+    plain.write_text("echo hi\n")
+    for path in (junk, plain):
+        result = run_here(sqlite_url, "--name", path.name, "--", str(path))
+        # Expect 126 (found, cannot be run); 127 is for a command not found
+        assert result.exit_code == 126, (path, result.stderr)
+        assert f"cannot start {str(path)!r}" in result.stderr
+        assert only_job(sqlite_url, path.name).state == "failed"
+
+
 def test_the_command_runs_and_keeps_its_exit_code_when_the_store_is_unreachable(
         tmp_path: Path) -> None:
     marker = tmp_path / "ran"

@@ -192,7 +192,8 @@ class Runner:
                                             stderr=subprocess.PIPE,
                                             process_group=0 if self._own_group else None)
             except OSError as exc:
-                code = 126 if isinstance(exc, PermissionError) else 127
+                # As env, nohup and timeout: 127 not found, 126 found but cannot be run
+                code = 127 if isinstance(exc, FileNotFoundError) else 126
                 print(f"jobtrail run: cannot start {self.command[0]!r}: {exc.strerror or exc}",
                       file=sys.stderr)
                 self._failed(f"cannot start {self.command[0]!r}: {exc.strerror or exc}")
