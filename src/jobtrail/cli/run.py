@@ -11,7 +11,8 @@ runs and its exit code is still returned.
 SIGTERM, SIGINT and SIGHUP reach the command exactly once, as with `timeout` or `dumb-init`:
 - Outside the foreground of a terminal (cron, a supervisor, a script), the command runs in a process
   group of its own, so a signal to our group (killpg) does not reach it directly; every signal
-  reaches it through us, forwarded to its group.
+  reaches it through us, forwarded to its group. As with `timeout`, a SIGKILL to our group (which
+  we cannot forward) no longer reaches it: keep --kill-grace below a supervisor's own.
 - In the foreground of a terminal, the command stays in our group so that it keeps the terminal
   (it can read it, Ctrl-Z stops both). The terminal's own signals (Ctrl-C, a hangup) reach the
   whole group, so those are not forwarded; one sent by a process (`kill -INT <our pid>`) is. Who
