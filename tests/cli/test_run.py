@@ -386,6 +386,26 @@ def test_a_signal_to_jobtrail_run_alone_in_a_terminal_reaches_the_command_once(
     assert job.state == "killed" and f"by signal {sig.name}" in job.error["message"]  # type: ignore[index]
 
 
+def test_a_hangup_of_the_terminal_jobtrail_run_leads_reaches_the_command_once(
+        sqlite_url: str, tmp_path: Path) -> None:
+    # Given `jobtrail run` leading the session of a terminal (`docker run -t`, `script -c`)
+    counts = tmp_path / "counts.json"
+    pid, fd = start_in_terminal(sqlite_url, "hangup", PY, "-c", COUNT_SIGNALS, str(counts))
+    try:
+        # When the terminal goes away (the kernel sends SIGHUP to the session's leader only)
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    # Expect it forwarded to the command once
+    assert json.loads(counts.read_text()) == {"SIGHUP": 1}
+    assert os.waitstatus_to_exitcode(status) == 3
+    job = only_job(sqlite_url, "hangup")
+    assert job.state == "killed" and "by signal SIGHUP" in job.error["message"]  # type: ignore[index]
+
+
 def test_ctrl_c_in_a_terminal_reaches_the_command_exactly_once(
         sqlite_url: str, tmp_path: Path) -> None:
     # Given `jobtrail run` in the foreground of a terminal

@@ -14,8 +14,8 @@ SIGTERM, SIGINT and SIGHUP reach the command exactly once, as with `timeout` or 
   reaches it through us, forwarded to its group. As with `timeout`, a SIGKILL to our group (which
   we cannot forward) no longer reaches it: keep --kill-grace below a supervisor's own.
 - In the foreground of a terminal, the command stays in our group so that it keeps the terminal
-  (it can read it, Ctrl-Z stops both). The terminal's own signals (Ctrl-C, a hangup) reach the
-  whole group, so those are not forwarded; one sent by a process (`kill -INT <our pid>`) is. Who
+  (it can read it, Ctrl-Z stops both). The terminal's own signals to the whole group (Ctrl-C)
+  are not forwarded; one sent by a process (`kill -INT <our pid>`) is. Who
   sent a signal is read with sigtimedwait (siginfo's si_code): the signals are blocked in every
   thread from the start. Where that cannot be (no sigtimedwait, threads already running), a
   handler forwards all but a SIGINT while we hold the terminal.
@@ -250,9 +250,7 @@ class Runner:
             if held:
                 info = signal.sigtimedwait(held, _POLL)
                 if info is not None:
-                    # si_code > 0: sent by the kernel, i.e. the terminal, to its whole foreground
-                    # group; <= 0 (SI_USER, SI_QUEUE, ...): by a process, to us
-                    self._stop(info.si_signo, reached=not self._own_group and info.si_code > 0)
+                    self._stop(info.si_signo, reached=not self._own_group and _from_terminal(info))
             else:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=_POLL)
@@ -342,6 +340,15 @@ def _unblocked(held: tuple[signal.Signals, ...]) -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_BLOCK, held)
+
+
+def _from_terminal(info: signal.struct_siginfo) -> bool:
+    """Whether the kernel sent the signal to our terminal's whole foreground group (Ctrl-C; SIGHUP
+    when the session's leader exits) rather than a process to us (si_code <= 0: SI_USER, SI_QUEUE,
+    ...). A hangup sends SIGHUP to the session's leader alone: if that is us, it is ours only."""
+    if info.si_code <= 0:
+        return False
+    return not (info.si_signo == signal.SIGHUP and os.getsid(0) == os.getpid())
 
 
 def _terminal_foreground() -> bool:
