@@ -10,6 +10,7 @@ encodings still decode.
 from __future__ import annotations
 
 import json
+import operator
 from typing import Any
 
 from jobtrail.events import scrub
@@ -34,13 +35,10 @@ _REFS = {"c": "created_at", "s": "started_at", "f": "finished_at", "u": "updated
          "h": "heartbeat_at"}
 _NAME = COLUMNS.index("name")
 _PROGRESS = _DOC_FIELDS.index("progress")
-
-
-def _ref(value: float, record: dict[str, Any]) -> float | str:
-    for code, column in _REFS.items():
-        if record[column] == value:
-            return code
-    return value
+_EMPTY_SLOTS = tuple(i for i, f in enumerate(_DOC_FIELDS) if f in _EMPTY_DEFAULT)
+_REFS_LAST_FIRST = tuple(reversed(_REFS.items()))
+_doc_values = operator.itemgetter(*_DOC_FIELDS)
+_column_values = operator.itemgetter(*COLUMNS)
 
 
 _FROM_COLUMNS = 1
@@ -117,10 +115,11 @@ def to_row(record: dict[str, Any]) -> tuple[Any, ...]:
     """Values in `COLUMNS` order, then the doc: a bit mask of the slots present (`_DOC_FIELDS`, then
     attempts, then the clock) followed by a JSON array of just those, so common jobs cost few bytes.
     (The first encoding, still read, was the JSON array of every slot with nulls.)"""
-    # Empty labels and resources are their defaults; an empty args or result is a real value.
-    slots: list[Any] = [
-        None if f in _EMPTY_DEFAULT and not record[f] else record[f] for f in _DOC_FIELDS
-    ]
+    # This runs for every changed job at ingest: item getters and one pass per step.
+    slots: list[Any] = list(_doc_values(record))
+    for i in _EMPTY_SLOTS:  # empty labels and resources are their defaults (not args or result)
+        if not slots[i]:
+            slots[i] = None
     progress = record["progress"]
     if progress:
         codes = [progress.get(k) for k in _PROGRESS_KEYS]
@@ -128,17 +127,27 @@ def to_row(record: dict[str, Any]) -> tuple[Any, ...]:
             codes.pop()
         slots[_PROGRESS] = codes
     slots.append(_encode_attempts(record) or None)
-    clock = {k: _ref(v, record) for k, v in record["clock"].items()}
+    refs = {}  # clock time → the code of the first column (in _REFS order) holding it
+    for code, column in _REFS_LAST_FIRST:
+        at = record[column]
+        if at is not None:
+            refs[at] = code
+    clock = {k: refs.get(v, v) for k, v in record["clock"].items()}
     entries = [clock.pop(k, None) for k in _CLOCK_KEYS]
     codes = [_NO_TIME if e is None else e for e in entries]
-    if not clock and all(isinstance(e, str) for e in codes):
-        slots.append("".join(str(e) for e in codes).rstrip(_NO_TIME) or None)
+    if not clock and all(type(e) is str for e in codes):
+        slots.append("".join(codes).rstrip(_NO_TIME) or None)
     else:
         slots.append(entries + ([clock] if clock else []))
-    mask = sum(1 << i for i, v in enumerate(slots) if v is not None)
-    values = [record[c] for c in COLUMNS]
+    mask = 0
+    present = []
+    for i, v in enumerate(slots):
+        if v is not None:
+            mask |= 1 << i
+            present.append(v)
+    values = list(_column_values(record))
     values[_NAME] = record["name"] or ""
-    values.append(str(mask) + _encode([v for v in slots if v is not None]))
+    values.append(str(mask) + _encode(present))
     return tuple(values)
 
 
