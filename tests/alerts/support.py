@@ -76,27 +76,35 @@ def steps(transitions: Sequence[Transition]) -> list[tuple[str, str, str]]:
 
 class Receiver:
     """A real webhook receiver on loopback (a thread): answers 500 to the first `fail_first`
-    requests, 200 after; keeps every body it accepted."""
+    requests, 200 after; waits `delays[n]` seconds before answering the n-th request (0-based; a
+    slow webhook); keeps every body it accepted."""
 
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, delays: Sequence[float] = ()) -> None:
         import json
         import threading
+        import time
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.fail_first = fail_first
+        self.delays = list(delays)
         self.requests = 0
         self.accepted: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
-        lock = threading.Lock()
+        self.arrived = threading.Condition()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                with lock:
+                with outer.arrived:
+                    n = outer.requests
                     outer.requests += 1
-                    fail = outer.requests <= outer.fail_first
-                    if not fail:
+                    outer.arrived.notify_all()
+                if n < len(outer.delays):
+                    time.sleep(outer.delays[n])
+                fail = n < outer.fail_first
+                if not fail:
+                    with outer.arrived:
                         outer.accepted.append(json.loads(body))
                         outer.headers.append(dict(self.headers))
                 self.send_response(500 if fail else 200)
@@ -110,6 +118,12 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def wait_for_requests(self, n: int, timeout: float = 30.0) -> None:
+        """Until `n` requests have arrived (answered or not)."""
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: self.requests >= n, timeout), (
+                f"{self.requests} of {n} requests arrived")
 
     def close(self) -> None:
         self.server.shutdown()

@@ -69,10 +69,13 @@ class Evaluator:
         return deliver_due(store, self.notifiers, time.time() if now is None else now)
 
     def tick(self, store: Store, now: float | None = None) -> list[Transition]:
-        """One scheduler step: evaluate, deliver what is due, and (hourly) prune old history."""
+        """One scheduler step: evaluate, deliver what is due, and (hourly) prune old history. The
+        delivery pass starts at `now` plus the time the evaluation took, so its leases are not
+        shortened by it."""
         now = time.time() if now is None else now
+        started = time.monotonic()
         transitions = self.evaluate(store, now)
-        self.deliver(store, now)
+        self.deliver(store, now + (time.monotonic() - started))
         if self.keep is not None and now - self._pruned_at >= PRUNE_EVERY:
             state.prune(store, now - self.keep)
             self._pruned_at = now

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import socket
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -97,8 +99,10 @@ class WebhookNotifier:
 
 
 def owner_id() -> str:
-    """Who holds a lease: host and pid, for the record."""
-    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+    """Who holds a lease: host and pid for the record, and a random token, so two senders with the
+    same host and pid (two schedulers in one process, two containers on the host's network both
+    running jobtrail as pid 1) are never taken for one."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def deliver_due(
@@ -114,22 +118,34 @@ def deliver_due(
 
     Each channel drains on its own and stops at its first failure (the rest wait for the next
     pass): a webhook that times out costs one timeout per pass, not one per alert, and its backlog
-    never crowds the other channels out of a pass."""
+    never crowds the other channels out of a pass.
+
+    `now` is the pass's start; each claim, and what follows it, is dated `now` plus the time the
+    pass has taken so far, so every delivery gets its whole `lease` however long the sends before
+    it took. Keep `lease` longer than a notifier's send can take (the webhook's `timeout` bounds
+    each of its connect, write and read), or another sender may take over a delivery still being
+    sent and send it again (the receiver can drop that repeat by its `Idempotency-Key`); the one
+    that lost its lease then records nothing, so what the new holder recorded stands."""
     owner = owner or owner_id()
+    started = time.monotonic()
+
+    def clock() -> float:
+        return now + (time.monotonic() - started)
+
     done = 0
     for notifier in {n.channel: n for n in notifiers}.values():
         for d in outbox.due(store, now, [notifier.channel]):
-            if not outbox.claim(store, d.id, owner, now, lease):  # another has it
+            if not outbox.claim(store, d.id, owner, clock(), lease):  # another has it
                 continue
             try:
                 notifier.send(d.transition, d.id)
             except Exception as exc:  # noqa: BLE001 - any failure of a notifier is retried
                 error = f"{type(exc).__name__}: {exc}"
-                dead = outbox.failed(store, d.id, owner, now, error, max_attempts)
+                dead = outbox.failed(store, d.id, owner, clock(), error, max_attempts)
                 log.warning("alert notification %s via %s failed (attempt %d%s): %s",
                             d.transition.id, d.channel, d.attempts + 1,
                             ", giving up" if dead else "", error)
                 break
-            outbox.sent(store, d.id, owner, now)
+            outbox.sent(store, d.id, owner, clock())
             done += 1
     return done

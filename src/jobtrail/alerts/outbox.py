@@ -4,8 +4,9 @@ A claim is one conditional UPDATE (pending, due, and not leased by anyone else, 
 out), so of several processes racing for a row exactly one gets it. The claimer sends, then marks the
 row sent, or failed with the next attempt pushed back exponentially; after `max_attempts` it is
 dead (kept, with the last error, for the record). A process that dies mid-send leaves a lease that
-runs out, and the notification is sent again then: at least once if a sender crashes, exactly once
-otherwise.
+runs out, and the notification is sent again then: at least once if a sender crashes (or a send
+outlives its lease), exactly once otherwise. Only the lease's holder records an outcome: a sender
+whose lease ran out and was claimed by another records nothing, so it never undoes the other's.
 """
 
 from __future__ import annotations
@@ -74,11 +75,13 @@ def claim(store: Store, delivery_id: int, owner: str, now: float, lease: float) 
 
 
 def sent(store: Store, delivery_id: int, owner: str, now: float) -> None:
+    """Record the delivery as sent, unless `owner` lost it (its lease ran out and another claimed
+    it, which may since have recorded its own outcome)."""
     o = alert_outbox.c
     with write(store) as conn:
         conn.execute(
             alert_outbox.update()
-            .where(o.id == delivery_id, o.lease_owner == owner)
+            .where(o.id == delivery_id, o.lease_owner == owner, o.status == "pending")
             .values(status="sent", sent_at=now, attempts=o.attempts + 1, lease_until=None,
                     last_error=None)
         )
@@ -86,11 +89,13 @@ def sent(store: Store, delivery_id: int, owner: str, now: float) -> None:
 
 def failed(store: Store, delivery_id: int, owner: str, now: float, error: str,
            max_attempts: int) -> bool:
-    """Record a failed try; returns True when that was the last one (the delivery is dead)."""
+    """Record a failed try; returns True when that was the last one (the delivery is dead). Nothing
+    is recorded when `owner` lost the delivery to another sender (see `sent`)."""
     o = alert_outbox.c
     with write(store) as conn:
         attempts = conn.execute(
-            sa.select(o.attempts).where(o.id == delivery_id, o.lease_owner == owner)
+            sa.select(o.attempts).where(o.id == delivery_id, o.lease_owner == owner,
+                                        o.status == "pending")
         ).scalar_one_or_none()
         if attempts is None:
             return False
@@ -98,7 +103,7 @@ def failed(store: Store, delivery_id: int, owner: str, now: float, error: str,
         dead = attempts >= max_attempts
         conn.execute(
             alert_outbox.update()
-            .where(o.id == delivery_id, o.lease_owner == owner)
+            .where(o.id == delivery_id, o.lease_owner == owner, o.status == "pending")
             .values(status="dead" if dead else "pending", attempts=attempts, lease_until=None,
                     next_at=now + backoff(attempts), last_error=error[:2000])
         )
