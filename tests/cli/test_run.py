@@ -266,10 +266,7 @@ def test_ctrl_c_in_a_terminal_reaches_the_command_once_and_the_run_is_killed(
         os.write(fd, b"\x03")
         _, status = os.waitpid(pid, 0)
     finally:
-        with contextlib.suppress(ProcessLookupError, ChildProcessError):
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        os.close(fd)
+        _end_terminal(pid, fd)
     # Expect the command to have had one interrupt, time to clean up, and its exit code kept
     assert marker.read_text() == "clean"
     assert os.waitstatus_to_exitcode(status) == 130
@@ -313,6 +310,14 @@ COUNT_SIGNALS = ("import json, os, signal, sys, time\n"
                  "open(sys.argv[1], 'w').write(json.dumps(counts))\n"
                  "sys.exit(3)\n")
 """A command that counts the stop signals it gets, writes the counts to argv[1], exits 3."""
+
+
+def _end_terminal(pid: int, fd: int) -> None:
+    """Kill `jobtrail run` if a test left it running, and close its terminal."""
+    with contextlib.suppress(ProcessLookupError, ChildProcessError):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    os.close(fd)
 
 
 def start_in_terminal(url: str, name: str, *cmd: str) -> tuple[int, int]:
@@ -375,10 +380,7 @@ def test_a_signal_to_jobtrail_run_alone_in_a_terminal_reaches_the_command_once(
         os.kill(pid, sig)
         _, status = os.waitpid(pid, 0)
     finally:
-        with contextlib.suppress(ProcessLookupError, ChildProcessError):
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        os.close(fd)
+        _end_terminal(pid, fd)
     # Expect it forwarded to the command once
     assert json.loads(counts.read_text()) == {sig.name: 1}
     assert os.waitstatus_to_exitcode(status) == 3
@@ -416,10 +418,7 @@ def test_ctrl_c_in_a_terminal_reaches_the_command_exactly_once(
         os.write(fd, b"\x03")
         _, status = os.waitpid(pid, 0)
     finally:
-        with contextlib.suppress(ProcessLookupError, ChildProcessError):
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        os.close(fd)
+        _end_terminal(pid, fd)
     # Expect the command to have had the terminal's SIGINT only, not a forwarded second one
     assert json.loads(counts.read_text()) == {"SIGINT": 1}
     assert os.waitstatus_to_exitcode(status) == 3
