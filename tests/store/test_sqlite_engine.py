@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from jobtrail.ingest import ingest
 from jobtrail.store.sql.engine import WAL_AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT
 from jobtrail.store.sql.store import SqlStore
@@ -111,5 +113,21 @@ def test_a_forked_child_checkpoints_its_own_writes(tmp_path: Path) -> None:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        store.close()
+
+
+def test_checkpoints_follow_the_database_opened_by_a_relative_path_after_a_chdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (tmp_path / "here").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    store = SqlStore("sqlite:///jt.db")
+    try:
+        monkeypatch.chdir(tmp_path / "elsewhere")
+        ingest(store, _queued(30), now=1_700_010_000.0)  # the thread starts only now
+        assert _wait(lambda: _in_database_file(tmp_path / "here" / "jt.db") == 30)
+        assert list((tmp_path / "elsewhere").iterdir()) == []
     finally:
         store.close()

@@ -12,8 +12,10 @@ committing meanwhile. The writers' own automatic checkpoint stays on at a higher
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
+import urllib.parse
 
 from jobtrail.forks import process_flag, reinit_lock
 
@@ -29,7 +31,8 @@ class Checkpointer:
     """The WAL checkpoints of the SQLite file at `path` (None: an in-memory database, none)."""
 
     def __init__(self, path: str | None, interval: float = INTERVAL) -> None:
-        self.path = None if not path or path == ":memory:" else path
+        # Absolute now: a later chdir must not point the thread at another file.
+        self.path = None if not path or path == ":memory:" else os.path.abspath(path)
         self.interval = interval
         self.passes = 0
         """Checkpoints run so far (tests and diagnostics)."""
@@ -62,7 +65,9 @@ class Checkpointer:
         wrote, stop, path = self._wrote, self._stop, self.path
         assert path is not None  # `wrote` starts no thread without a file
         try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            # mode=rw: never create a file (the store made it; one gone since stays gone).
+            conn = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=rw", uri=True,
+                                   isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             log.warning("jobtrail: WAL checkpoints stay with the writers (%s)", exc)
             return
