@@ -192,3 +192,29 @@ def test_a_webhook_that_does_not_answer_costs_one_timeout_per_pass_not_one_per_a
         for c in connections:
             c.close()
         hung.close()
+
+
+def test_a_resolution_is_never_announced_before_the_firing_it_ends(store: Store, feed: Feed) -> None:
+    # Given an alert whose firing notification keeps failing until its retry is due after the
+    # alert has resolved
+    receiver = Receiver(fail_first=7)
+    try:
+        failing(store, feed)
+        ev = Evaluator([rule("failure_rate_critical")], [WebhookNotifier(receiver.url)])
+        ev.tick(store, T)
+        at = T
+        for attempt in range(1, 7):  # each retry as it falls due, 5, 10, … 160 s after the last
+            at += outbox.backoff(attempt) + 0.5
+            assert ev.deliver(store, at) == 0
+        assert receiver.requests == 7 and at + outbox.backoff(7) > T + 10 * MINUTE
+        [resolved] = ev.evaluate(store, T + 10 * MINUTE)
+        assert resolved.to_state == "resolved"
+        # When the webhook answers again: first while only the resolution is due, then in the
+        # passes after the firing's retry is due
+        assert ev.deliver(store, T + 10 * MINUTE) == 0
+        assert ev.deliver(store, T + 10 * MINUTE + 60) == 1
+        assert ev.deliver(store, T + 10 * MINUTE + 90) == 1
+        # Expect the firing announced before the resolution, each once
+        assert [b["status"] for b in receiver.accepted] == ["firing", "resolved"]
+    finally:
+        receiver.close()

@@ -40,13 +40,22 @@ def backoff(attempts: int, base: float = 5.0, cap: float = 600.0) -> float:
 def due(store: Store, now: float, channels: Sequence[str] | None = None, limit: int = 100
         ) -> list[Delivery]:
     """Pending deliveries (of `channels`, default all) whose time has come and whose lease (if any)
-    ran out, oldest first."""
+    ran out, oldest first. One waits while an earlier transition of its alert (rule and subject)
+    is still pending on its channel: a retry pushed back past the alert's resolution must not let
+    the resolution be announced before the firing it ends."""
     o, t = alert_outbox.c, alert_transitions.c
+    eo, et = alert_outbox.alias("earlier_o"), alert_transitions.alias("earlier_t")
+    earlier = (
+        sa.select(eo.c.id).join(et, et.c.id == eo.c.transition_id)
+        .where(eo.c.channel == o.channel, eo.c.status == "pending",
+               eo.c.transition_id < o.transition_id, et.c.rule == t.rule,
+               et.c.subject == t.subject)
+    )
     stmt = (
         sa.select(o.id.label("oid"), o.channel, o.attempts, alert_transitions)
         .join(alert_transitions, t.id == o.transition_id)
         .where(o.status == "pending", o.next_at <= now,
-               sa.or_(o.lease_until.is_(None), o.lease_until < now))
+               sa.or_(o.lease_until.is_(None), o.lease_until < now), ~sa.exists(earlier))
         .order_by(o.next_at, o.id)
         .limit(limit)
     )
